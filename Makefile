@@ -1,0 +1,56 @@
+# Streamer: `make run` starts the whole stack, `make test` runs the whole suite.
+# Both call `make setup`, which installs only what is missing and is quiet when done.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := mariadb-server mariadb-client redis-server libmariadb-dev pkg-config ffmpeg chromium
+MVN := mvn -q -B -Dmaven.repo.local=$(CURDIR)/var/m2
+
+.PHONY: setup run stop status test lint bench clean-var
+.DEFAULT_GOAL := run
+
+setup: var/.apt-done $(VENV)/.installed var/jars/kafka/.done var/jars/spark/.done
+
+var/.apt-done: Makefile
+	@mkdir -p var
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@echo "installing Python packages into $(VENV) (pyspark builds a wheel the first time)"
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+var/jars/%/.done: infra/jvm/%/pom.xml
+	@echo "resolving $* jars from Maven Central into var/jars/$*"
+	@rm -rf var/jars/$*
+	@$(MVN) -f $< dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/var/jars/$* -DincludeScope=runtime
+	@touch $@
+
+run: setup
+	@infra/run.sh
+
+stop:
+	@-pkill -f "honcho start" 2>/dev/null; true
+	@infra/stack.sh stop
+
+status: setup
+	@infra/stack.sh status
+	@$(PY) manage.py stack_status
+
+test: setup
+	@mkdir -p var/run
+	@infra/stack.sh start --record var/run/started-by-test
+	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	  infra/stack.sh stop --only var/run/started-by-test; exit $$rc
+
+lint: setup
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .

@@ -1,0 +1,132 @@
+"""The event envelope (v1) and the one way to emit an event: append it to the outbox inside
+the caller's transaction. See ../shared/DESIGN.md, "Event envelope (v1)"."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from analytics.models import OutboxEvent
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "event_envelope.v1.json"
+
+
+class EventType:
+    COMMUNITY_CREATED = "community_created"
+    COMMUNITY_JOINED = "community_joined"
+    COMMUNITY_LEFT = "community_left"
+    POST_CREATED = "post_created"
+    POST_DELETED = "post_deleted"
+    POST_VIEWED = "post_viewed"
+    POST_LIKED = "post_liked"
+    POST_UNLIKED = "post_unliked"
+    COMMENT_CREATED = "comment_created"
+    POST_SHARED = "post_shared"
+
+    ALL = (
+        COMMUNITY_CREATED, COMMUNITY_JOINED, COMMUNITY_LEFT, POST_CREATED, POST_DELETED,
+        POST_VIEWED, POST_LIKED, POST_UNLIKED, COMMENT_CREATED, POST_SHARED,
+    )  # fmt: skip
+
+
+def format_event_time(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a Z, e.g. 2026-11-30T12:00:00.123Z."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def envelope_build(
+    *,
+    event_type: str,
+    actor_id: int,
+    community_id: int,
+    post_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+    event_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    if event_type not in EventType.ALL:
+        raise ValueError(f"unknown event type {event_type!r}")
+    return {
+        "event_id": str(event_id or uuid.uuid4()),
+        "event_type": event_type,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": format_event_time(occurred_at or timezone.now()),
+        "actor_id": actor_id,
+        "community_id": community_id,
+        "post_id": post_id,
+        "payload": payload or {},
+    }
+
+
+def envelope_key(envelope: dict[str, Any]) -> str:
+    """Partition key: the post when there is one, else the community, so each entity's
+    events stay in order on one partition."""
+    post_id = envelope.get("post_id")
+    return str(post_id if post_id is not None else envelope["community_id"])
+
+
+@cache
+def envelope_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def envelope_validate(envelope: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError when the envelope breaks the v1 contract."""
+    import jsonschema
+
+    jsonschema.validate(envelope, envelope_schema(), format_checker=jsonschema.FormatChecker())
+
+
+def event_append(
+    *,
+    event_type: str,
+    actor_id: int,
+    community_id: int,
+    post_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> OutboxEvent:
+    """Append an event to the outbox. The caller must be inside `transaction.atomic()`: the
+    event then commits (or rolls back) with the change it describes. After commit, a
+    publisher task is queued; if that fails, the periodic sweep publishes the row later."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_append must run inside transaction.atomic()")
+    envelope = envelope_build(
+        event_type=event_type,
+        actor_id=actor_id,
+        community_id=community_id,
+        post_id=post_id,
+        payload=payload,
+        occurred_at=occurred_at,
+    )
+    event = OutboxEvent.objects.create(
+        event_id=envelope["event_id"],
+        event_type=event_type,
+        key=envelope_key(envelope),
+        envelope=envelope,
+        occurred_at=occurred_at or timezone.now(),
+    )
+    transaction.on_commit(publish_soon_on_commit)
+    return event
+
+
+def publish_soon_on_commit() -> None:
+    """Queue one publisher run. Several actions in one request queue it once each; the
+    publisher drains everything pending, so extra runs find nothing and return at once."""
+    from analytics.tasks import outbox_publish
+
+    try:
+        outbox_publish.delay()
+    except Exception:  # noqa: BLE001 - the broker being down must not fail the user's action
+        import logging
+
+        logging.getLogger(__name__).warning("could not queue outbox_publish; the sweep will")

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make run`: start the services, prepare the database and topic, then run the app processes
+# (Procfile, through honcho) in the foreground. Ctrl-C stops the processes and the services
+# this run started.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PY=.venv/bin/python
+STARTED=var/run/started-by-run
+
+infra/stack.sh start --record "$STARTED"
+stop_services() { infra/stack.sh stop --only "$STARTED"; }
+trap stop_services EXIT
+
+$PY manage.py migrate --no-input -v0
+$PY manage.py kafka_setup
+$PY manage.py collectstatic --no-input -v0
+
+PORT="${WEB_PORT:-8000}"
+cat <<MSG
+
+  Streamer is starting:
+    site       http://127.0.0.1:$PORT/
+    admin      http://127.0.0.1:$PORT/admin/   (create a login: .venv/bin/python manage.py createsuperuser)
+    API docs   http://127.0.0.1:$PORT/api/docs/
+  Ctrl-C stops everything.
+
+MSG
+export PATH="$ROOT/.venv/bin:$PATH" WEB_PORT="$PORT"
+# honcho stops every process on Ctrl-C; the trap above then stops the services.
+honcho start -f Procfile || true

@@ -1,0 +1,56 @@
+"""SparkSession configuration shared by every Streamer Spark job.
+
+Jobs run outside Django (a spark-submit style subprocess or a test), so this module reads
+plain environment variables with the same names and defaults as `streamer/settings.py`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+VAR_DIR = REPO_DIR / "var"
+
+
+def spark_master() -> str:
+    return os.environ.get("SPARK_MASTER", "local[*]")
+
+
+def kafka_bootstrap_servers() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def connector_jars() -> list[str]:
+    """The Kafka source and JDBC driver jars that `make setup` resolved from Maven Central."""
+    jars_dir = Path(os.environ.get("SPARK_JARS_DIR", VAR_DIR / "jars" / "spark"))
+    jars = sorted(str(jar) for jar in jars_dir.glob("*.jar"))
+    if not jars:
+        raise RuntimeError(f"no connector jars in {jars_dir}: run `make setup`")
+    return jars
+
+
+def spark_conf(app_name: str) -> dict[str, str]:
+    """Settings for a job, as spark-submit `--conf` pairs or SparkSession builder options."""
+    return {
+        "spark.app.name": app_name,
+        "spark.master": spark_master(),
+        "spark.jars": ",".join(connector_jars()),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "4"),
+        "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY", "1g"),
+        "spark.ui.enabled": os.environ.get("SPARK_UI_ENABLED", "false"),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+    }
+
+
+def spark_session(app_name: str) -> SparkSession:
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder
+    for key, value in spark_conf(app_name).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("SPARK_LOG_LEVEL", "WARN"))
+    return spark

@@ -1,0 +1,78 @@
+"""Fixtures that give tests the real parts: the Kafka broker, a Celery worker process and a
+local SparkSession. `make test` starts MariaDB, Redis and Kafka before pytest runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from analytics.kafka_admin import topic_delete, topic_ensure
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def kafka_topic() -> Iterator[str]:
+    """A fresh, empty topic on the real broker, deleted afterwards."""
+    name = f"test.{uuid.uuid4().hex[:12]}"
+    topic_ensure(name=name, partitions=2, retention_ms=3600_000)
+    yield name
+    topic_delete(name=name)
+
+
+def _worker_env() -> dict[str, str]:
+    db = settings.DATABASES["default"]
+    database_url = (
+        f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}"
+        f"/{db['NAME']}"
+    )
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "streamer.settings_test",
+        # The worker must use the database pytest-django set up (its NAME is already test_...).
+        "DATABASE_URL": database_url,
+    }
+
+
+@pytest.fixture
+def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process consuming from the test broker, stopped afterwards."""
+    from streamer.celery import app
+
+    log_path = REPO_DIR / "var" / "log" / "test-celery-worker.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "streamer", "worker", "--pool=solo",
+             "--loglevel=INFO", f"--hostname={hostname}", "--without-gossip", "--without-mingle"],
+            cwd=REPO_DIR, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while not any(hostname in reply for reply in app.control.ping(timeout=0.5)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"celery worker did not start; see {log_path}")
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from spark_jobs.common.session import spark_session
+
+    session = spark_session("streamer-tests")
+    yield session
+    session.stop()
