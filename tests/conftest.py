@@ -76,3 +76,10 @@ def spark():
     session = spark_session("streamer-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_py4j():
+    import logging
+
+    logging.getLogger("py4j").setLevel(logging.WARNING)

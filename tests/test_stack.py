@@ -4,6 +4,7 @@ import json
 import uuid
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from kafka import KafkaConsumer, KafkaProducer
@@ -22,7 +23,7 @@ def test_user_round_trips_through_mariadb_with_utf8mb4():
 
 
 def _produce(topic: str, records: list[dict]) -> None:
-    producer = KafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all")
+    producer = KafkaProducer(bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS, acks="all")
     for record in records:
         producer.send(topic, key=str(record["n"]).encode(), value=json.dumps(record).encode())
     producer.flush()
@@ -35,7 +36,7 @@ def test_kafka_message_is_read_back_by_a_consumer_group(kafka_topic):
 
     consumer = KafkaConsumer(
         kafka_topic,
-        bootstrap_servers="127.0.0.1:9092",
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
         group_id=f"test-group-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="earliest",
         consumer_timeout_ms=10_000,
@@ -64,7 +65,7 @@ def test_spark_reads_kafka_through_the_official_source(spark, kafka_topic):
 
     frame = (
         spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", "127.0.0.1:9092")
+        .option("kafka.bootstrap.servers", ",".join(settings.KAFKA_BOOTSTRAP_SERVERS))
         .option("subscribe", kafka_topic)
         .option("startingOffsets", "earliest")
         .load()
