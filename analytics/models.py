@@ -14,7 +14,7 @@ class OutboxEvent(models.Model):
 
     event_id = models.UUIDField(unique=True)
     event_type = models.CharField(max_length=32, db_index=True)
-    key = models.CharField(max_length=32, help_text="Kafka message key: post id, else community id.")
+    key = models.CharField(max_length=32, help_text="Kafka key: post id, else community id.")
     envelope = models.JSONField()
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -93,7 +93,13 @@ def check_spark_job(name: str = "engagement") -> PartStatus:
 
 
 def all_checks() -> list[PartStatus]:
-    return [check_database(), check_redis(), check_kafka(), check_celery_worker(), check_spark_job()]
+    return [
+        check_database(),
+        check_redis(),
+        check_kafka(),
+        check_celery_worker(),
+        check_spark_job(),
+    ]
 
 
 def _one_line(exc: BaseException) -> str:

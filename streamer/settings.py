@@ -14,7 +14,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
 
-_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
     raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
@@ -70,9 +70,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db(
-        "DATABASE_URL", default="mysql://streamer:streamer@127.0.0.1:3307/streamer"
-    )
+    "default": env.db("DATABASE_URL", default="mysql://streamer:streamer@127.0.0.1:3307/streamer")
 }
 DATABASES["default"].setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
 DATABASES["default"]["TEST"] = {

@@ -52,9 +52,23 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
     hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "streamer", "worker", "--pool=solo",
-             "--loglevel=INFO", f"--hostname={hostname}", "--without-gossip", "--without-mingle"],
-            cwd=REPO_DIR, env=_worker_env(), stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "streamer",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                f"--hostname={hostname}",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=REPO_DIR,
+            env=_worker_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
     while not any(hostname in reply for reply in app.control.ping(timeout=0.5)):
