@@ -76,8 +76,9 @@ SQL
 
 mariadb_stop() {
   pid_alive "$RUN/mariadb.pid" || return 0
-  mariadb-admin --socket="$MARIADB_SOCK" -uroot shutdown 2>/dev/null || kill "$(cat "$RUN/mariadb.pid")"
-  wait_for 30 "MariaDB shutdown" bash -c "! kill -0 $(cat "$RUN/mariadb.pid" 2>/dev/null || echo 0)"
+  local pid; pid=$(cat "$RUN/mariadb.pid")
+  mariadb-admin --socket="$MARIADB_SOCK" -uroot shutdown 2>/dev/null || kill "$pid"
+  wait_for 60 "MariaDB shutdown" bash -c "! kill -0 $pid"
 }
 
 # --- Redis -------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ cmd_stop() {
   local names=()
   while [ $# -gt 0 ]; do
     case "$1" in
-      --only) [ -f "$2" ] && mapfile -t names <"$2"; [ ${#names[@]} -gt 0 ] || return 0; shift 2 ;;
+      --only) [ -f "$2" ] && mapfile -t names < <(tac "$2"); [ ${#names[@]} -gt 0 ] || return 0; shift 2 ;;
       *) names+=("$1"); shift ;;
     esac
   done
