@@ -12,3 +12,4 @@ CONN_MAX_AGE = 0
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6380/2")
 CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6380/3")
 KAFKA_EVENTS_TOPIC = env.str("TEST_KAFKA_EVENTS_TOPIC", default="test.streamer.events")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -1,0 +1,61 @@
+"""What every part of the REST API v1 shares: error shapes, pagination, throttles.
+
+Service functions raise Django's ValidationError and PermissionDenied; the exception handler
+turns them into DRF's 400 (with per-field messages) and 403, so a rule lives only in the
+service and the API never restates it. A database outage becomes a clean 503."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, InterfaceError, OperationalError
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable; please retry shortly."
+    default_code = "service_unavailable"
+
+
+def django_validation_error_as_drf(error: DjangoValidationError) -> exceptions.ValidationError:
+    if hasattr(error, "error_dict"):
+        return exceptions.ValidationError(error.message_dict)
+    return exceptions.ValidationError({"non_field_errors": error.messages})
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = django_validation_error_as_drf(exc)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, OperationalError | InterfaceError) or (type(exc) is DatabaseError):
+        exc = ServiceUnavailable()
+    return drf_exception_handler(exc, context)
+
+
+class StandardPagination(LimitOffsetPagination):
+    default_limit = 20
+    max_limit = 100
+
+
+class FeedCursorPagination(CursorPagination):
+    """Cursor pagination for feeds: stable under inserts, no COUNT(*) over the table.
+
+    Views pick the ordering per sort (see `ordering_for`), so the cursor encodes the position
+    in whichever ranking the client asked for."""
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
+        ordering = getattr(view, "feed_ordering", None)
+        if ordering:
+            return tuple(ordering)
+        return super().get_ordering(request, queryset, view)
