@@ -33,3 +33,195 @@ class OutboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} ({self.status})"
+
+
+class EngagementGrain(models.TextChoices):
+    """Time buckets of the engagement tables. `window` is the streaming job's event-time
+    window (1 minute unless the job runs with another `--window`); `hour` and `day` are
+    rollups the job recomputes from the window rows in the same transaction."""
+
+    WINDOW = "window", "stream window"
+    HOUR = "hour", "hour"
+    DAY = "day", "day"
+
+
+class EngagementCounts(models.Model):
+    """Counts of one entity in one time bucket, written only by `spark_jobs.engagement`.
+
+    Every count is *set* from the job's state, never incremented, so a replayed batch writes
+    the same values again. `engagement_score` = 0.1·views + 1·net_likes + 2·comments +
+    3·shares (see `spark_jobs/engagement/transform.py`). Buckets are [window_start,
+    window_end) in UTC. A bucket is final once its window_end is at or before the watermark
+    recorded in `SparkBatch`; later events are dropped by the job."""
+
+    grain = models.CharField(max_length=8, choices=EngagementGrain.choices)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    views = models.PositiveIntegerField(default=0)
+    likes = models.PositiveIntegerField(default=0)
+    unlikes = models.PositiveIntegerField(default=0)
+    net_likes = models.IntegerField(default=0, help_text="likes − unlikes; may be negative.")
+    comments = models.PositiveIntegerField(default=0)
+    shares = models.PositiveIntegerField(default=0)
+    distinct_actors = models.PositiveIntegerField(
+        default=0, help_text="Exact count of distinct users behind the counted events."
+    )
+    engagement_score = models.DecimalField(max_digits=14, decimal_places=1, default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class PostEngagement(EngagementCounts):
+    """Engagement of one post per window, hour and day. `distinct_actors` counts users who
+    viewed, liked, unliked, commented or shared. No foreign keys: the stream must never
+    block on a post that was deleted or not yet replicated."""
+
+    post_id = models.BigIntegerField()
+    community_id = models.BigIntegerField()
+
+    class Meta:
+        db_table = "analytics_post_engagement"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post_id", "grain", "window_start"], name="post_engagement_key"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["grain", "window_start"], name="post_eng_grain_start"),
+            models.Index(
+                fields=["community_id", "grain", "window_start"], name="post_eng_community"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"post {self.post_id} {self.grain} {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class CommunityEngagement(EngagementCounts):
+    """Engagement of one community per window, hour and day: the sums over its posts plus
+    community-level activity. `distinct_actors` counts users with any counted event in the
+    community (engaging with a post, posting, joining or leaving)."""
+
+    community_id = models.BigIntegerField()
+    posts_created = models.PositiveIntegerField(default=0)
+    members_joined = models.PositiveIntegerField(default=0)
+    members_left = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "analytics_community_engagement"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["community_id", "grain", "window_start"], name="community_engagement_key"
+            )
+        ]
+        indexes = [models.Index(fields=["grain", "window_start"], name="community_eng_grain_start")]
+
+    def __str__(self) -> str:
+        return f"community {self.community_id} {self.grain} {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class EngagementActorWindow(models.Model):
+    """What one user did on one post (or, with post_id 0, in one community) in one window:
+    the streaming aggregation's own output, upserted as is. Post and community rows are
+    recomputed from these rows, which is what makes `distinct_actors` exact at every grain
+    (Spark can only count distinct values approximately in a streaming aggregation)."""
+
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    community_id = models.BigIntegerField()
+    post_id = models.BigIntegerField(help_text="0 for community-level events.")
+    actor_id = models.BigIntegerField()
+    views = models.PositiveIntegerField(default=0)
+    likes = models.PositiveIntegerField(default=0)
+    unlikes = models.PositiveIntegerField(default=0)
+    net_likes = models.IntegerField(default=0)
+    comments = models.PositiveIntegerField(default=0)
+    shares = models.PositiveIntegerField(default=0)
+    posts_created = models.PositiveIntegerField(default=0)
+    members_joined = models.PositiveIntegerField(default=0)
+    members_left = models.PositiveIntegerField(default=0)
+    engagement_score = models.DecimalField(max_digits=14, decimal_places=1, default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "analytics_engagement_actor_window"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["post_id", "window_start", "actor_id", "community_id"],
+                name="engagement_actor_window_key",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["community_id", "window_start", "actor_id"],
+                name="engagement_actor_community",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"actor {self.actor_id} post {self.post_id} {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class EngagementDeadLetter(models.Model):
+    """A Kafka message the engagement job could not parse or validate, kept byte for byte.
+    Unique on its Kafka position, so replaying the same offsets adds nothing."""
+
+    topic = models.CharField(max_length=255)
+    partition = models.IntegerField()
+    offset = models.BigIntegerField()
+    kafka_timestamp = models.DateTimeField(null=True, blank=True)
+    raw_key = models.BinaryField(null=True, blank=True)
+    raw_value = models.BinaryField(null=True, blank=True)
+    error = models.CharField(max_length=255)
+    received_at = models.DateTimeField(help_text="When the job wrote the row.")
+
+    class Meta:
+        db_table = "analytics_engagement_dead_letter"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["topic", "partition", "offset"], name="engagement_dead_letter_key"
+            )
+        ]
+        indexes = [models.Index(fields=["received_at"], name="engagement_dead_letter_recv")]
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}: {self.error}"
+
+    @property
+    def raw_text(self) -> str:
+        return bytes(self.raw_value or b"").decode("utf-8", errors="replace")
+
+
+class SparkBatch(models.Model):
+    """The ledger of micro-batches a streaming query has applied, written in the same
+    transaction as the batch's rows. A batch id is only unique within one checkpoint, so
+    the key includes Spark's query id (kept in the checkpoint): after a checkpoint reset the
+    new query starts again at batch 0 without being mistaken for the old one."""
+
+    query_name = models.CharField(max_length=64)
+    query_id = models.CharField(max_length=36)
+    batch_id = models.BigIntegerField()
+    topic = models.CharField(max_length=255)
+    start_offsets = models.JSONField(
+        null=True, blank=True, help_text='{"partition": offset}; null when not known.'
+    )
+    end_offsets = models.JSONField(help_text='{"partition": next offset to read}.')
+    message_count = models.BigIntegerField(null=True, blank=True)
+    output_rows = models.IntegerField(default=0)
+    watermark = models.DateTimeField(null=True, blank=True)
+    batch_started_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "analytics_spark_batch"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["query_name", "query_id", "batch_id"], name="spark_batch_key"
+            )
+        ]
+        indexes = [models.Index(fields=["query_name", "applied_at"], name="spark_batch_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.query_name} batch {self.batch_id}"
