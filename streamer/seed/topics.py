@@ -1,4 +1,3 @@
-# ruff: noqa: E501 - a data table reads best one topic to a row
 """Topics the generator builds communities around: a name, a description and the words its
 posts use, so a community's name, description and posts agree with each other."""
 
