@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "streamer",
+    "accounts",
     "communities",
     "posts",
     "analytics",
@@ -139,15 +140,53 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# A Redis outage must not hang web requests: connecting gives up after a few seconds, and a
+# publish is retried briefly before the error reaches the caller (who decides; see
+# analytics.events.publish_soon_on_commit).
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": env.float("CELERY_REDIS_SOCKET_CONNECT_TIMEOUT", default=2.0),
+    "socket_timeout": env.float("CELERY_REDIS_SOCKET_TIMEOUT", default=10.0),
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"]
+CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"]
 
 # Kafka and Spark.
 KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"])
 KAFKA_EVENTS_TOPIC = env.str("KAFKA_EVENTS_TOPIC", default="streamer.events")
 KAFKA_EVENTS_PARTITIONS = env.int("KAFKA_EVENTS_PARTITIONS", default=3)
 KAFKA_EVENTS_RETENTION_MS = env.int("KAFKA_EVENTS_RETENTION_MS", default=7 * 24 * 3600 * 1000)
+# The outbox publisher's producer (analytics.publisher): acks=all and idempotence are fixed.
+# Its max request size follows the topic's max.message.bytes, read when the producer starts;
+# KAFKA_MAX_MESSAGE_BYTES is used when the topic's setting cannot be read.
+KAFKA_PRODUCER_COMPRESSION = env.str("KAFKA_PRODUCER_COMPRESSION", default="zstd")
+KAFKA_PRODUCER_LINGER_MS = env.int("KAFKA_PRODUCER_LINGER_MS", default=5)
+KAFKA_PRODUCER_BATCH_BYTES = env.int("KAFKA_PRODUCER_BATCH_BYTES", default=128 * 1024)
+KAFKA_PRODUCER_REQUEST_TIMEOUT_MS = env.int("KAFKA_PRODUCER_REQUEST_TIMEOUT_MS", default=10_000)
+KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = env.int("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS", default=20_000)
+KAFKA_PRODUCER_MAX_BLOCK_MS = env.int("KAFKA_PRODUCER_MAX_BLOCK_MS", default=5_000)
+KAFKA_MAX_MESSAGE_BYTES = env.int("KAFKA_MAX_MESSAGE_BYTES", default=1_048_576)
+
 SPARK_MASTER = env.str("SPARK_MASTER", default="local[*]")
 SPARK_JARS_DIR = env.path("SPARK_JARS_DIR", default=str(VAR_DIR / "jars" / "spark"))
 SPARK_CHECKPOINT_DIR = env.path("SPARK_CHECKPOINT_DIR", default=str(VAR_DIR / "checkpoints"))
+
+# Transactional outbox. The sweep and purge periodic tasks are created from these values
+# when `migrate` runs and missing; after that the admin (Periodic tasks) is the source of truth.
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=5)
+OUTBOX_RETENTION_HOURS = env.int("OUTBOX_RETENTION_HOURS", default=72)
+OUTBOX_PURGE_MINUTES = env.int("OUTBOX_PURGE_MINUTES", default=60)
+OUTBOX_PUBLISH_BUDGET_SECONDS = env.float("OUTBOX_PUBLISH_BUDGET_SECONDS", default=60.0)
+OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=60)
+OUTBOX_LAG_ALERT_SECONDS = env.int("OUTBOX_LAG_ALERT_SECONDS", default=60)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
