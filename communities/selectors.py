@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
+
+from communities.models import Community, Membership
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+
+def membership_get(*, user: User | AnonymousUser, community: Community) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, community=community).first()
+
+
+def user_can_moderate(*, user: User | AnonymousUser, community: Community) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_staff:
+        return True
+    membership = membership_get(user=user, community=community)
+    return membership is not None and membership.can_moderate
+
+
+def community_list(*, user: User | AnonymousUser, search: str = "") -> QuerySet[Community]:
+    """Communities by size, optionally filtered by name; `is_member` for the viewer."""
+    communities = Community.objects.all()
+    search = search.strip()
+    if search:
+        communities = communities.filter(name__icontains=search) | communities.filter(
+            slug__icontains=search
+        )
+    if user.is_authenticated:
+        is_member = Exists(Membership.objects.filter(community=OuterRef("pk"), user=user))
+    else:
+        is_member = Value(False, output_field=BooleanField())
+    return communities.annotate(is_member=is_member).order_by("-member_count", "name")
+
+
+def community_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Community]:
+    if not user.is_authenticated:
+        return Community.objects.none()
+    return Community.objects.filter(memberships__user=user).order_by("name")
+
+
+def community_members(*, community: Community) -> QuerySet[Membership]:
+    """Owner first, then moderators, then members by join date."""
+    from django.db.models import Case, IntegerField, When
+
+    rank = Case(
+        When(role=Membership.Role.OWNER, then=0),
+        When(role=Membership.Role.MODERATOR, then=1),
+        default=2,
+        output_field=IntegerField(),
+    )
+    return (
+        Membership.objects.filter(community=community)
+        .select_related("user")
+        .annotate(rank=rank)
+        .order_by("rank", "joined_at", "pk")
+    )

@@ -1,0 +1,143 @@
+"""Reads that rank, filter or assemble posts and comments.
+
+Every feed is one query for the page (posts with their community, author and, for reposts,
+the original with its community and author, plus whether the viewer liked each one), and
+the paginator adds one COUNT: a constant number of queries whatever the page size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.core.paginator import Page, Paginator
+from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
+from django.utils import timezone
+
+from communities.models import Community, Membership
+from posts.models import Comment, Like, Post
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+SORTS = ("hot", "new", "top")
+TOP_PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "all": None}
+DEFAULT_SORT, DEFAULT_PERIOD = "hot", "week"
+FEED_PAGE_SIZE = 20
+THREADS_PAGE_SIZE = 30
+MAX_INDENT = 6
+
+
+@dataclass(frozen=True)
+class FeedOrder:
+    sort: str = DEFAULT_SORT
+    period: str = DEFAULT_PERIOD
+
+    @classmethod
+    def parse(cls, sort: str | None, period: str | None) -> FeedOrder:
+        """Unknown values fall back to the defaults (they come from the query string)."""
+        return cls(
+            sort=sort if sort in SORTS else DEFAULT_SORT,
+            period=period if period in TOP_PERIODS else DEFAULT_PERIOD,
+        )
+
+
+DEFAULT_ORDER = FeedOrder()
+
+
+def _posts_for_viewer(viewer: User | AnonymousUser) -> QuerySet[Post]:
+    if viewer.is_authenticated:
+        liked = Exists(Like.objects.filter(post=OuterRef("pk"), user=viewer))
+    else:
+        liked = Value(False, output_field=BooleanField())
+    return (
+        Post.objects.filter(deleted_at__isnull=True)
+        .select_related(
+            "community", "author", "shared_from", "shared_from__community", "shared_from__author"
+        )
+        .annotate(liked=liked)
+    )
+
+
+def _ordered(posts: QuerySet[Post], order: FeedOrder, now: datetime | None) -> QuerySet[Post]:
+    if order.sort == "new":
+        return posts.order_by("-created_at", "-pk")
+    if order.sort == "top":
+        window = TOP_PERIODS[order.period]
+        if window is not None:
+            posts = posts.filter(created_at__gte=(now or timezone.now()) - window)
+        return posts.order_by("-like_count", "-comment_count", "-created_at", "-pk")
+    return posts.order_by("-hot_score", "-pk")
+
+
+def post_list_feed(
+    *, viewer: User | AnonymousUser, order: FeedOrder = DEFAULT_ORDER, now: datetime | None = None
+) -> QuerySet[Post]:
+    """The home feed: the viewer's communities, or every community for anonymous viewers."""
+    posts = _posts_for_viewer(viewer)
+    if viewer.is_authenticated:
+        joined = Membership.objects.filter(user=viewer).values("community_id")
+        posts = posts.filter(community_id__in=joined)
+    return _ordered(posts, order, now)
+
+
+def post_list_community(
+    *,
+    community: Community,
+    viewer: User | AnonymousUser,
+    order: FeedOrder = DEFAULT_ORDER,
+    now: datetime | None = None,
+) -> QuerySet[Post]:
+    return _ordered(_posts_for_viewer(viewer).filter(community=community), order, now)
+
+
+def post_list_author(*, author: User, viewer: User | AnonymousUser) -> QuerySet[Post]:
+    """A person's posts and reposts, newest first."""
+    return _posts_for_viewer(viewer).filter(author=author).order_by("-created_at", "-pk")
+
+
+def post_get_for_viewer(*, post_id: int, viewer: User | AnonymousUser) -> Post | None:
+    return _posts_for_viewer(viewer).filter(pk=post_id).first()
+
+
+def page_of(items: QuerySet, number: str | int | None, per_page: int = FEED_PAGE_SIZE) -> Page:
+    """A page of `items`; out-of-range or garbage page numbers give the nearest page."""
+    return Paginator(items, per_page).get_page(number)
+
+
+def comment_threads(*, post: Post, page_number: str | int | None) -> Page:
+    """A page of top-level comments (oldest first) with all their replies, loaded with one
+    query for all the threads on the page. `page.object_list` is the flattened thread list,
+    each comment in reading order with `.indent` (its depth, capped for display), so
+    templates render any depth without recursion."""
+    roots = Comment.objects.filter(post=post, parent__isnull=True).select_related("author")
+    page = page_of(roots.order_by("created_at", "pk"), page_number, THREADS_PAGE_SIZE)
+    threads = list(page.object_list)
+    children: dict[int, list[Comment]] = {}
+    replies = (
+        Comment.objects.filter(post=post, root_id__in=[c.pk for c in threads])
+        .select_related("author")
+        .order_by("created_at", "pk")
+    )
+    for reply in replies:
+        children.setdefault(reply.parent_id, []).append(reply)
+    flat: list[Comment] = []
+    stack = list(reversed(threads))
+    while stack:
+        comment = stack.pop()
+        comment.indent = min(comment.depth, MAX_INDENT)
+        flat.append(comment)
+        stack.extend(reversed(children.get(comment.pk, [])))
+    page.object_list = flat
+    return page
+
+
+def share_targets(*, user: User, post: Post) -> QuerySet[Community]:
+    """Communities the user can share `post` into: theirs, except the original's own."""
+    original_community_id = post.content.community_id
+    return (
+        Community.objects.filter(memberships__user=user)
+        .exclude(pk=original_community_id)
+        .order_by("name")
+    )
