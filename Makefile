@@ -10,7 +10,7 @@ MVN := mvn -q -B -Dmaven.repo.local=$(CURDIR)/var/m2
 .PHONY: setup run stop status test lint bench clean-var
 .DEFAULT_GOAL := run
 
-setup: var/.apt-done $(VENV)/.installed var/jars/kafka/.done var/jars/spark/.done
+setup: var/.apt-done $(VENV)/.installed var/jars/kafka/.done var/jars/spark/.done static/vendor/.done
 
 var/.apt-done: Makefile
 	@mkdir -p var
@@ -32,6 +32,18 @@ var/jars/%/.done: infra/jvm/%/pom.xml
 	@echo "resolving $* jars from Maven Central into var/jars/$*"
 	@rm -rf var/jars/$*
 	@$(MVN) -f $< dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/var/jars/$* -DincludeScope=runtime
+	@touch $@
+
+# Pico CSS and htmx from the npm registry (versions pinned in package.json/package-lock.json),
+# copied into static/vendor/ (git-ignored) so pages never load anything from a CDN.
+static/vendor/.done: package.json package-lock.json
+	@echo "installing front-end files into static/vendor"
+	@mkdir -p static/vendor
+	@npm ci --silent --no-audit --no-fund
+	@cp node_modules/@picocss/pico/css/pico.min.css node_modules/@picocss/pico/LICENSE.md static/vendor/
+	@mv static/vendor/LICENSE.md static/vendor/pico.LICENSE.md
+	@cp node_modules/htmx.org/dist/htmx.min.js static/vendor/
+	@cp node_modules/htmx.org/LICENSE static/vendor/htmx.LICENSE
 	@touch $@
 
 run: setup
