@@ -4,6 +4,7 @@ the caller's transaction. See ../shared/DESIGN.md, "Event envelope (v1)"."""
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from datetime import UTC, datetime
 from functools import cache
@@ -14,6 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.models import OutboxEvent
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "event_envelope.v1.json"
@@ -79,11 +82,23 @@ def envelope_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_PATH.read_text())
 
 
+@cache
+def _envelope_validator() -> Any:
+    import jsonschema
+
+    schema = envelope_schema()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+
+
 def envelope_validate(envelope: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError when the envelope breaks the v1 contract."""
     import jsonschema
 
-    jsonschema.validate(envelope, envelope_schema(), format_checker=jsonschema.FormatChecker())
+    error = jsonschema.exceptions.best_match(_envelope_validator().iter_errors(envelope))
+    if error is not None:
+        raise error
 
 
 def event_append(
@@ -97,9 +112,13 @@ def event_append(
 ) -> OutboxEvent:
     """Append an event to the outbox. The caller must be inside `transaction.atomic()`: the
     event then commits (or rolls back) with the change it describes. After commit, a
-    publisher task is queued; if that fails, the periodic sweep publishes the row later."""
+    publisher task is queued; if that fails, the periodic sweep publishes the row later.
+
+    Raises jsonschema.ValidationError (before writing anything) when the envelope breaks the
+    v1 schema, so an invalid event fails the action that produced it, in tests first."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_append must run inside transaction.atomic()")
+    occurred_at = occurred_at or timezone.now()
     envelope = envelope_build(
         event_type=event_type,
         actor_id=actor_id,
@@ -108,25 +127,27 @@ def event_append(
         payload=payload,
         occurred_at=occurred_at,
     )
+    envelope_validate(envelope)
     event = OutboxEvent.objects.create(
         event_id=envelope["event_id"],
         event_type=event_type,
         key=envelope_key(envelope),
         envelope=envelope,
-        occurred_at=occurred_at or timezone.now(),
+        occurred_at=occurred_at,
     )
     transaction.on_commit(publish_soon_on_commit)
     return event
 
 
 def publish_soon_on_commit() -> None:
-    """Queue one publisher run. Several actions in one request queue it once each; the
-    publisher drains everything pending, so extra runs find nothing and return at once."""
+    """Queue one publisher run, without waiting on Kafka (the worker publishes) and without
+    retrying the Redis publish (the sweep covers a lost run), so a broker outage costs the
+    request at most one connect timeout (CELERY_BROKER_CONNECTION_TIMEOUT). Several actions
+    in one request queue it once each; the publisher drains everything pending, so extra runs
+    find nothing and return at once."""
     from analytics.tasks import outbox_publish
 
     try:
-        outbox_publish.delay()
+        outbox_publish.apply_async(retry=False)
     except Exception:  # noqa: BLE001 - the broker being down must not fail the user's action
-        import logging
-
-        logging.getLogger(__name__).warning("could not queue outbox_publish; the sweep will")
+        logger.warning("could not queue outbox_publish; the periodic sweep will publish")
