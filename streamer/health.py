@@ -80,6 +80,18 @@ def check_celery_worker() -> PartStatus:
     )
 
 
+def check_outbox() -> PartStatus:
+    """Outbox lag: rows not yet on Kafka and the oldest one's age, plus failed rows. "down"
+    when the oldest pending row is older than OUTBOX_LAG_ALERT_SECONDS or any row failed."""
+    from analytics.publisher import outbox_lag
+
+    try:
+        lag = outbox_lag()
+    except Exception as exc:  # noqa: BLE001 - any failure means "unknown", with its message
+        return PartStatus("outbox", False, settings.KAFKA_EVENTS_TOPIC, _one_line(exc))
+    return PartStatus("outbox", not lag.alert, settings.KAFKA_EVENTS_TOPIC, lag.describe())
+
+
 def check_spark_job(name: str = "engagement") -> PartStatus:
     pid_file = Path(settings.VAR_DIR) / "run" / f"spark-{name}.pid"
     running = False
@@ -98,6 +110,7 @@ def all_checks() -> list[PartStatus]:
         check_redis(),
         check_kafka(),
         check_celery_worker(),
+        check_outbox(),
         check_spark_job(),
     ]
 
