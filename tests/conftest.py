@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,9 +42,7 @@ def _worker_env() -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process consuming from the test broker, stopped afterwards."""
+def _worker_start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     from streamer.celery import app
 
     log_path = REPO_DIR / "var" / "log" / "test-celery-worker.log"
@@ -66,7 +64,7 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
                 "--without-mingle",
             ],
             cwd=REPO_DIR,
-            env=_worker_env(),
+            env={**_worker_env(), **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -75,12 +73,43 @@ def celery_worker_process(django_db_setup, django_db_blocker) -> Iterator[subpro
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"celery worker did not start; see {log_path}")
-    yield process
+    return process
+
+
+def _worker_stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def celery_worker_factory(
+    django_db_setup, django_db_blocker
+) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start real `celery worker` processes on demand, each with extra environment (e.g.
+    TEST_KAFKA_EVENTS_TOPIC, OUTBOX_BATCH_SIZE: the worker reads settings from its env); all
+    are stopped afterwards."""
+    started: list[subprocess.Popen] = []
+
+    def start(env: dict[str, str] | None = None) -> subprocess.Popen:
+        process = _worker_start(env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        _worker_stop(process)
+
+
+@pytest.fixture
+def celery_worker_process(celery_worker_factory) -> subprocess.Popen:
+    """A real `celery worker` process consuming from the test broker, stopped afterwards."""
+    return celery_worker_factory()
 
 
 @pytest.fixture(scope="session")
