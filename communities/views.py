@@ -1,0 +1,127 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.services import NewUser, user_register
+from communities import selectors, services
+from communities.forms import CommunityForm, RoleForm, SignupForm
+from communities.models import Community
+from communities.web import message_errors, redirect_back
+from posts.selectors import FeedOrder, page_of, post_list_community
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user = user_register(
+                new_user=NewUser(username=data["username"], email=data["email"]),
+                password=data["password"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.username}! Join a few communities.")
+            return redirect("communities:list")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def community_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "")
+    communities = selectors.community_list(user=request.user, search=search)
+    page = page_of(communities, request.GET.get("page"))
+    return render(request, "communities/list.html", {"page": page, "search": search})
+
+
+def community_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    community = get_object_or_404(Community, slug=slug)
+    order = FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
+    posts = post_list_community(community=community, viewer=request.user, order=order)
+    context = {
+        "community": community,
+        "membership": selectors.membership_get(user=request.user, community=community),
+        "can_moderate": selectors.user_can_moderate(user=request.user, community=community),
+        "moderators": selectors.community_members(community=community).filter(
+            role__in=["owner", "moderator"]
+        )[:10],
+        "page": page_of(posts, request.GET.get("page")),
+        "order": order,
+    }
+    return render(request, "communities/detail.html", context)
+
+
+@login_required
+def community_create(request: HttpRequest) -> HttpResponse:
+    form = CommunityForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            community = services.community_create(creator=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"c/{community.slug} is ready. Write its first post!")
+            return redirect(community)
+    return render(request, "communities/create.html", {"form": form})
+
+
+@require_POST
+@login_required
+def community_join(request: HttpRequest, slug: str) -> HttpResponse:
+    community = get_object_or_404(Community, slug=slug)
+    services.community_join(user=request.user, community=community)
+    messages.success(request, f"You joined c/{community.slug}.")
+    return redirect_back(request, community.get_absolute_url())
+
+
+@require_POST
+@login_required
+def community_leave(request: HttpRequest, slug: str) -> HttpResponse:
+    community = get_object_or_404(Community, slug=slug)
+    try:
+        services.community_leave(user=request.user, community=community)
+    except ValidationError as error:
+        message_errors(request, error)
+    else:
+        messages.success(request, f"You left c/{community.slug}.")
+    return redirect_back(request, community.get_absolute_url())
+
+
+def community_members(request: HttpRequest, slug: str) -> HttpResponse:
+    community = get_object_or_404(Community, slug=slug)
+    membership = selectors.membership_get(user=request.user, community=community)
+    is_owner = request.user.is_authenticated and (
+        request.user.is_staff or (membership is not None and membership.role == "owner")
+    )
+    page = page_of(selectors.community_members(community=community), request.GET.get("page"), 50)
+    context = {"community": community, "page": page, "is_owner": is_owner}
+    return render(request, "communities/members.html", context)
+
+
+@require_POST
+@login_required
+def membership_role(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
+    community = get_object_or_404(Community, slug=slug)
+    member = get_object_or_404(get_user_model(), pk=user_id)
+    form = RoleForm(request.POST)
+    try:
+        if request.POST.get("action") == "transfer":
+            services.community_transfer_ownership(
+                actor=request.user, community=community, new_owner=member
+            )
+            messages.success(request, f"{member.username} is now the owner.")
+        elif form.is_valid():
+            services.membership_set_role(
+                actor=request.user, community=community, user=member, role=form.cleaned_data["role"]
+            )
+            messages.success(request, f"{member.username} is now a {form.cleaned_data['role']}.")
+    except ValidationError as error:
+        message_errors(request, error)
+    return redirect("communities:members", slug=community.slug)

@@ -1,0 +1,164 @@
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from communities.models import Community
+from communities.selectors import community_list_for_user, membership_get, user_can_moderate
+from communities.web import message_errors, redirect_back
+from posts import selectors, services
+from posts.forms import CommentForm, PostForm, ShareForm
+from posts.models import Comment, Post
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    order = selectors.FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
+    posts = selectors.post_list_feed(viewer=request.user, order=order)
+    context = {
+        "page": selectors.page_of(posts, request.GET.get("page")),
+        "order": order,
+        "my_communities": community_list_for_user(user=request.user)[:12],
+    }
+    return render(request, "home.html", context)
+
+
+def _visible_post(request: HttpRequest, post_id: int) -> Post:
+    post = selectors.post_get_for_viewer(post_id=post_id, viewer=request.user)
+    if post is None:
+        raise Http404("No such post.")
+    return post
+
+
+def post_detail(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = _visible_post(request, post_id)
+    services.post_view_record(viewer=request.user, post=post)
+    context = {
+        "post": post,
+        "threads": selectors.comment_threads(post=post, page_number=request.GET.get("page")),
+        "is_member": membership_get(user=request.user, community=post.community) is not None,
+        "can_moderate": user_can_moderate(user=request.user, community=post.community),
+        "comment_form": CommentForm(),
+    }
+    return render(request, "posts/detail.html", context)
+
+
+@login_required
+def post_create(request: HttpRequest) -> HttpResponse:
+    communities = community_list_for_user(user=request.user)
+    if not communities.exists():
+        messages.info(request, "Join a community (or create one) before you post.")
+        return redirect("communities:list")
+    initial = {}
+    if slug := request.GET.get("community"):
+        initial["community"] = communities.filter(slug=slug).first()
+    form = PostForm(request.POST or None, request.FILES or None, communities=communities)
+    if request.method == "POST" and form.is_valid():
+        try:
+            post = services.post_create(author=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Posted.")
+            return redirect(post)
+    if not form.is_bound:
+        form = PostForm(initial=initial, communities=communities)
+    return render(request, "posts/create.html", {"form": form})
+
+
+@require_POST
+@login_required
+def post_delete(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = _visible_post(request, post_id)
+    services.post_delete(actor=request.user, post=post)
+    messages.success(request, "The post was deleted.")
+    return redirect(post.community)
+
+
+def _like_response(request: HttpRequest, post: Post, *, liked: bool) -> HttpResponse:
+    """htmx swaps in the new button; without JavaScript, back to the page."""
+    if request.headers.get("HX-Request"):
+        post.liked = liked
+        return render(request, "posts/_like_button.html", {"post": post})
+    return redirect_back(request, post.get_absolute_url())
+
+
+@require_POST
+@login_required
+def post_like(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = _visible_post(request, post_id)
+    services.post_like(user=request.user, post=post)
+    return _like_response(request, post, liked=True)
+
+
+@require_POST
+@login_required
+def post_unlike(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = _visible_post(request, post_id)
+    services.post_unlike(user=request.user, post=post)
+    return _like_response(request, post, liked=False)
+
+
+@require_POST
+@login_required
+def comment_create(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = _visible_post(request, post_id)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for text in errors:
+                messages.error(request, text)
+        return redirect(post)
+    parent = None
+    if form.cleaned_data["parent"]:
+        parent = Comment.objects.filter(pk=form.cleaned_data["parent"], post=post).first()
+        if parent is None:
+            raise Http404("No such comment.")
+    try:
+        comment = services.comment_create(
+            author=request.user, post=post, body=form.cleaned_data["body"], parent=parent
+        )
+    except ValidationError as error:
+        message_errors(request, error)
+        return redirect(post)
+    return redirect(f"{post.get_absolute_url()}#comment-{comment.pk}")
+
+
+@require_POST
+@login_required
+def comment_delete(request: HttpRequest, comment_id: int) -> HttpResponse:
+    comment = get_object_or_404(Comment.objects.select_related("post__community"), pk=comment_id)
+    services.comment_delete(actor=request.user, comment=comment)
+    messages.success(request, "The comment was deleted.")
+    return redirect(f"{comment.post.get_absolute_url()}#comment-{comment.pk}")
+
+
+@login_required
+def post_share(request: HttpRequest, post_id: int) -> HttpResponse:
+    post = _visible_post(request, post_id)
+    targets = selectors.share_targets(user=request.user, post=post)
+    form = ShareForm(request.POST or None, communities=targets)
+    if request.method == "POST" and form.is_valid():
+        try:
+            share = services.post_share(user=request.user, post=post, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Shared into c/{share.target_community.slug}.")
+            return redirect(share.repost)
+    context = {"post": post, "form": form, "has_targets": targets.exists()}
+    return render(request, "posts/share.html", context)
+
+
+def user_profile(request: HttpRequest, username: str) -> HttpResponse:
+    person = get_object_or_404(get_user_model(), username=username, is_active=True)
+    posts = selectors.post_list_author(author=person, viewer=request.user)
+    context = {
+        "person": person,
+        "page": selectors.page_of(posts, request.GET.get("page")),
+        "communities": Community.objects.filter(memberships__user=person).order_by("name")[:20],
+        "post_total": Post.objects.filter(author=person, deleted_at__isnull=True).count(),
+    }
+    return render(request, "posts/profile.html", context)
