@@ -162,8 +162,21 @@ class _State:
 
 
 class Planner:
-    def __init__(self, sizes: SeedSizes, seed: int) -> None:
+    """Builds a Plan. `taken_usernames` and `taken_names` (community names) already in use are
+    avoided, so a second run on the same database gets fresh people and communities; on an
+    empty database the same seed always gives the same plan."""
+
+    def __init__(
+        self,
+        sizes: SeedSizes,
+        seed: int,
+        *,
+        taken_usernames: frozenset[str] = frozenset(),
+        taken_names: frozenset[str] = frozenset(),
+    ) -> None:
         sizes.check()
+        self.taken_usernames = {name.lower() for name in taken_usernames}
+        self.taken_names = {name.lower() for name in taken_names}
         self.sizes = sizes
         self.seed = seed
         self.rng = random.Random(seed)
@@ -187,7 +200,7 @@ class Planner:
 
     # -- people and communities ---------------------------------------------------------
     def _users(self) -> list[PlannedUser]:
-        users, taken = [], set()
+        users, taken = [], set(self.taken_usernames)
         for _ in range(self.sizes.users):
             first, last = self.fake.first_name(), self.fake.last_name()
             base = self.rng.choice(
@@ -205,15 +218,17 @@ class Planner:
         return users
 
     def _communities(self) -> list[PlannedCommunity]:
-        communities = []
+        communities: list[PlannedCommunity] = []
+        taken = set(self.taken_names)
         for index in range(self.sizes.communities):
             topic_index = index % len(TOPICS)
             topic = TOPICS[topic_index]
             round_ = index // len(TOPICS)
             name = topic.name if round_ == 0 else f"{topic.name} {self.fake.city()}"
+            while name.lower() in taken:
+                name = f"{topic.name} {self.fake.city()}"
+            taken.add(name.lower())
             slug = _slugify(name)
-            if round_:
-                slug = f"{slug}-{round_}"
             creator = self.rng.randrange(self.sizes.users)
             community = PlannedCommunity(name, slug, topic.description, topic_index, creator)
             communities.append(community)
@@ -366,9 +381,108 @@ class Planner:
                       parent_comment=parent, comment=comment)  # fmt: skip
 
 
-def plan_history(sizes: SeedSizes, seed: int) -> Plan:
-    return Planner(sizes, seed).plan()
+def plan_history(sizes: SeedSizes, seed: int, **taken: frozenset[str]) -> Plan:
+    return Planner(sizes, seed, **taken).plan()
 
 
 def _slugify(name: str) -> str:
     return "-".join("".join(ch if ch.isalnum() else " " for ch in name.lower()).split())[:50]
+
+
+@dataclass(frozen=True)
+class LiveWorld:
+    """What live traffic acts on: people, communities (with their members) and posts that
+    already exist, by index; the replayer holds the matching rows."""
+
+    users: int
+    members: list[list[int]]
+    post_communities: list[int]
+    likes: frozenset[tuple[int, int]] = frozenset()
+    comments: dict[int, list[int]] = field(default_factory=dict)
+    comment_count: int = 0
+
+
+class LiveTraffic:
+    """An endless, seeded stream of actions on an existing world, for `--live`.
+
+    Most actions engage with recent posts by their appeal; now and then someone posts; and
+    from time to time a post starts a burst: its share of the traffic jumps and decays, and
+    every action on it re-excites it (the same self-exciting shape as the history's bursts)."""
+
+    NEW_POST_SHARE = 0.03
+    BURST_START_PER_ACTION = 1 / 2000
+    BURST_KICK = 150.0
+    BURST_REKICK = 0.5
+
+    def __init__(self, world: LiveWorld, *, seed: int, users: int) -> None:
+        self.planner = Planner(
+            SeedSizes(
+                users=max(users, 2), communities=1, posts=0, actions=0, days=0, viral_posts=0
+            ),
+            seed,
+        )
+        self.rng = self.planner.rng
+        memberships: list[set[int]] = [set() for _ in range(world.users)]
+        for community, members in enumerate(world.members):
+            for user in members:
+                memberships[user].add(community)
+        self.state = _State(members=world.members, memberships=memberships)
+        self.state.post_community = list(world.post_communities)
+        self.state.post_created = [0.0] * len(world.post_communities)
+        self.state.likes = set(world.likes)
+        self.state.post_comments = {post: list(c) for post, c in world.comments.items()}
+        self.state.comment_count = world.comment_count
+        self.appeal = [self.rng.paretovariate(PARETO_SHAPE) for _ in world.post_communities]
+        self.excitement: dict[int, float] = {}
+        self.bursts: list[Burst] = []
+
+    def next_action(self, at: float) -> Action:
+        if not self.state.post_community or self.rng.random() < self.NEW_POST_SHARE:
+            return self._new_post(at)
+        self._decay()
+        if self.rng.random() < self.BURST_START_PER_ACTION:
+            self._start_burst(at)
+        post = self._pick_post()
+        if post in self.excitement:
+            self.excitement[post] += self.BURST_REKICK
+            self._burst_count(post, at)
+        return self.planner._engagement_action(self.state, post, at)
+
+    def _new_post(self, at: float) -> Action:
+        community = self.rng.randrange(len(self.state.members))
+        while not self.state.members[community]:
+            community = self.rng.randrange(len(self.state.members))
+        author = self.rng.choice(self.state.members[community])
+        kind = self.rng.choices(list(KIND_WEIGHTS), list(KIND_WEIGHTS.values()))[0]
+        text, attribution = self.planner._post_text(kind, community % len(TOPICS))
+        post = len(self.state.post_community)
+        self.state.post_community.append(community)
+        self.state.post_created.append(at)
+        self.appeal.append(self.rng.paretovariate(PARETO_SHAPE))
+        return Action(at, "post", author, community, post=post, kind=kind, text=text,
+                      attribution=attribution)  # fmt: skip
+
+    def _pick_post(self) -> int:
+        recent = max(len(self.appeal) - 500, 0)
+        weights = self.appeal[recent:]
+        boosted = [w + self.excitement.get(recent + i, 0.0) * 5 for i, w in enumerate(weights)]
+        return recent + self.rng.choices(range(len(boosted)), boosted)[0]
+
+    def _start_burst(self, at: float) -> None:
+        recent = max(len(self.appeal) - 100, 0)
+        post = self.rng.randrange(recent, len(self.appeal))
+        self.excitement[post] = self.excitement.get(post, 0.0) + self.BURST_KICK
+        self.bursts.append(Burst(post, at, at, 0))
+
+    def _burst_count(self, post: int, at: float) -> None:
+        for index in range(len(self.bursts) - 1, -1, -1):
+            burst = self.bursts[index]
+            if burst.post == post:
+                self.bursts[index] = Burst(post, burst.start, at, burst.actions + 1)
+                return
+
+    def _decay(self) -> None:
+        for post in list(self.excitement):
+            self.excitement[post] *= 0.995
+            if self.excitement[post] < 0.05:
+                del self.excitement[post]
