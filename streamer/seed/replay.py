@@ -69,7 +69,7 @@ class DirectReplayer:
         self.plan: Plan | None = None
         self.start: datetime | None = None
         self.users: list = []
-        self.communities: list[Community] = []
+        self.communities: dict[int, Community] = {}
         self.posts: dict[int, Post] = {}
         self.comments: dict[int, Comment] = {}
         self.media = MediaMaker(seed)
@@ -100,12 +100,12 @@ class DirectReplayer:
         self.plan = None
         self.users = list(get_user_model().objects.filter(is_staff=False).order_by("id"))
         user_index = {user.pk: index for index, user in enumerate(self.users)}
-        self.communities = list(Community.objects.order_by("id"))
+        self.communities = dict(enumerate(Community.objects.order_by("id")))
         members: list[list[int]] = []
-        for community in self.communities:
+        for community in self.communities.values():
             ids = community.memberships.values_list("user_id", flat=True)
             members.append([user_index[i] for i in ids if i in user_index])
-        community_index = {c.pk: index for index, c in enumerate(self.communities)}
+        community_index = {c.pk: index for index, c in self.communities.items()}
         recent = Post.objects.filter(deleted_at__isnull=True).order_by("-id")[:LIVE_POSTS]
         self.posts = dict(enumerate(reversed(recent)))
         likes = Like.objects.filter(post__in=self.posts.values()).values_list("user_id", "post_id")
@@ -158,7 +158,7 @@ class DirectReplayer:
             creator=self.users[action.user], name=planned.name, slug=planned.slug,
             description=planned.description, occurred_at=at,
         )  # fmt: skip
-        self.communities.append(community)
+        self.communities[action.community] = community
 
     def _do_join(self, action: Action, at: datetime | None) -> None:
         community_join(
