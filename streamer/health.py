@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import redis
 from django.conf import settings
 from django.db import connection
-from kafka import KafkaAdminClient
+from django.utils import timezone
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from streamer.celery import app as celery_app
@@ -92,16 +94,96 @@ def check_outbox() -> PartStatus:
     return PartStatus("outbox", not lag.alert, settings.KAFKA_EVENTS_TOPIC, lag.describe())
 
 
+def spark_job_pid(pid_file: Path) -> int | None:
+    """The pid in a Spark job's pid file when that process is alive and still a Spark job
+    (not a reused pid)."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists() and b"spark_jobs." not in cmdline.read_bytes():
+        return None
+    return pid
+
+
+@dataclass(frozen=True)
+class SparkJobState:
+    pid: int | None
+    last_batch_id: int | None = None
+    last_batch_at: datetime | None = None
+    lag: int | None = None
+    lag_error: str = ""
+
+    def describe(self) -> str:
+        parts = [f"pid {self.pid}" if self.pid else "not running"]
+        if self.last_batch_at is None:
+            parts.append("no batch yet")
+        else:
+            age = (timezone.now() - self.last_batch_at).total_seconds()
+            parts.append(
+                f"last batch {self.last_batch_id} at {self.last_batch_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"({age:.0f} s ago)"
+            )
+        if self.lag is not None:
+            parts.append(f"lag {self.lag} events")
+        elif self.lag_error:
+            parts.append(f"lag unknown ({self.lag_error})")
+        return ", ".join(parts)
+
+
+def spark_job_state(name: str = "engagement") -> SparkJobState:
+    """Whether the job runs, its last applied batch (from the ledger the job writes in the
+    same transaction as the metrics) and its lag: messages on the topic past the end offsets
+    of that batch."""
+    from analytics.models import SparkBatch
+
+    pid = spark_job_pid(Path(settings.VAR_DIR) / "run" / f"spark-{name}.pid")
+    latest = SparkBatch.objects.filter(query_name=name).order_by("-applied_at", "-id").first()
+    if latest is None:
+        return SparkJobState(pid=pid)
+    try:
+        lag: int | None = topic_lag(latest.topic, latest.end_offsets)
+        lag_error = ""
+    except KafkaError as exc:
+        lag, lag_error = None, _one_line(exc)
+    return SparkJobState(
+        pid=pid,
+        last_batch_id=latest.batch_id,
+        last_batch_at=latest.applied_at,
+        lag=lag,
+        lag_error=lag_error,
+    )
+
+
+def topic_lag(topic: str, consumed: dict[str, int]) -> int:
+    """Messages on `topic` at or after the given {partition: next offset} positions."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+        client_id="streamer-status",
+        request_timeout_ms=3000,
+        api_version_auto_timeout_ms=3000,
+    )
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        latest = consumer.end_offsets(partitions) if partitions else {}
+    finally:
+        consumer.close()
+    return sum(max(0, end - consumed.get(str(tp.partition), 0)) for tp, end in latest.items())
+
+
 def check_spark_job(name: str = "engagement") -> PartStatus:
-    pid_file = Path(settings.VAR_DIR) / "run" / f"spark-{name}.pid"
-    running = False
-    if pid_file.exists():
-        try:
-            os.kill(int(pid_file.read_text().strip()), 0)
-            running = True
-        except (ValueError, ProcessLookupError, PermissionError):
-            running = False
-    return PartStatus(f"spark {name} job", running, settings.SPARK_MASTER)
+    try:
+        state = spark_job_state(name)
+    except Exception as exc:  # noqa: BLE001 - e.g. tables not migrated yet: say so, don't crash
+        pid = spark_job_pid(Path(settings.VAR_DIR) / "run" / f"spark-{name}.pid")
+        return PartStatus(
+            f"spark {name} job", pid is not None, settings.SPARK_MASTER, _one_line(exc)
+        )
+    return PartStatus(
+        f"spark {name} job", state.pid is not None, settings.SPARK_MASTER, state.describe()
+    )
 
 
 def all_checks() -> list[PartStatus]:
