@@ -1,0 +1,379 @@
+"""The engagement transforms on small static DataFrames (and one small file stream for what
+only a stream has: the watermark across micro-batches)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from analytics.events import EventType, envelope_build, envelope_schema
+from spark_jobs.engagement import schema, transform
+from spark_jobs.engagement.schema import KAFKA_RECORD_SCHEMA
+
+pytestmark = pytest.mark.spark
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def naive(moment: datetime) -> datetime:
+    """How PySpark hands timestamps back in a UTC process: naive."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def event(
+    event_type: str,
+    *,
+    seconds: float = 0,
+    actor_id: int = 1,
+    community_id: int = 7,
+    post_id: int | None = 100,
+    event_id: uuid.UUID | None = None,
+) -> dict:
+    if event_type in schema.COMMUNITY_EVENT_TYPES:
+        post_id = None
+    return envelope_build(
+        event_type=event_type,
+        actor_id=actor_id,
+        community_id=community_id,
+        post_id=post_id,
+        occurred_at=at(seconds),
+        event_id=event_id,
+    )
+
+
+def kafka_frame(spark: SparkSession, values: list[bytes | str | dict | None]) -> DataFrame:
+    """Rows shaped like Spark's Kafka source, received two hours after T0."""
+    rows = []
+    for offset, value in enumerate(values):
+        if isinstance(value, dict):
+            value = json.dumps(value)
+        if isinstance(value, str):
+            value = value.encode()
+        rows.append((b"k", value, "test.events", 0, offset, naive(at(7200)), 0))
+    return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
+
+
+def counts_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
+    """Expected actor window counts: (window start s, post, actor, {column: count})."""
+    records = []
+    for start, post_id, actor_id, community_id, counts in rows:
+        values = {column: counts.get(column, 0) for column in schema.COUNT_COLUMNS}
+        net = values["likes"] - values["unlikes"]
+        score = (
+            Decimal("0.1") * values["views"] + net + 2 * values["comments"] + 3 * values["shares"]
+        )
+        records.append(
+            (
+                naive(at(start)),
+                naive(at(start + 60)),
+                community_id,
+                post_id,
+                actor_id,
+                *values.values(),
+                net,
+                score.quantize(Decimal("0.1")),
+            )
+        )
+    frame = spark.createDataFrame(
+        records,
+        "window_start timestamp, window_end timestamp, community_id long, post_id long, "
+        "actor_id long, "
+        + ", ".join(f"{c} long" for c in schema.COUNT_COLUMNS)
+        + ", net_likes long, engagement_score decimal(14,1)",
+    )
+    return frame
+
+
+def test_schema_constants_follow_the_json_schema_contract():
+    contract = envelope_schema()
+
+    assert tuple(contract["required"]) == schema.ENVELOPE_FIELDS
+    assert set(contract["properties"]["event_type"]["enum"]) == set(schema.EVENT_TYPES)
+    assert set(EventType.ALL) == set(schema.EVENT_TYPES)
+    assert contract["properties"]["occurred_at"]["pattern"] == schema.OCCURRED_AT_PATTERN
+    assert contract["properties"]["event_id"]["pattern"] == schema.EVENT_ID_PATTERN
+    post_types = contract["allOf"][0]["if"]["properties"]["event_type"]["enum"]
+    assert set(post_types) == set(schema.POST_EVENT_TYPES)
+
+
+def test_every_valid_envelope_parses_with_its_event_time(spark):
+    envelopes = [event(event_type, seconds=n) for n, event_type in enumerate(EventType.ALL)]
+
+    parsed = transform.parse_envelopes(kafka_frame(spark, envelopes))
+
+    expected = spark.createDataFrame(
+        [
+            (e["event_id"], e["event_type"], e["post_id"], naive(at(n)), None)
+            for n, e in enumerate(envelopes)
+        ],
+        "event_id string, event_type string, post_id long, event_time timestamp, error string",
+    )
+    assert_rows(parsed.select("event_id", "event_type", "post_id", "event_time", "error"), expected)
+
+
+VALID = event("post_liked")
+
+
+MALFORMED = [
+    (None, "empty message"),
+    ("", "empty message"),
+    ("not json {", "not a JSON object"),
+    ("[1, 2]", "not a JSON object"),
+    (b"\xff\xfe\x00", "not a JSON object"),
+    ('{"event_id": "a", "event_id": "b"}', "duplicate field"),
+    (
+        {k: v for k, v in VALID.items() if k not in ("actor_id", "post_id")},
+        "missing field(s): actor_id, post_id",
+    ),
+    ({**VALID, "extra": 1}, "unexpected field(s): extra"),
+    ({**VALID, "actor_id": "5"}, "actor_id must be an integer"),
+    ({**VALID, "community_id": 1.5}, "community_id must be an integer"),
+    ({**VALID, "post_id": 10**30}, "post_id must be an integer"),
+    ({**VALID, "schema_version": 2}, "unsupported schema_version 2"),
+    ({**VALID, "schema_version": None}, "unsupported schema_version null"),
+    ({**VALID, "event_id": "not-a-uuid"}, "event_id is not a UUID"),
+    ({**VALID, "event_id": VALID["event_id"].upper()}, "event_id is not a UUID"),
+    ({**VALID, "event_type": "post_exploded"}, "unknown event_type post_exploded"),
+    (
+        {**VALID, "occurred_at": "2026-11-30T12:00:00Z"},
+        "occurred_at is not a UTC ISO-8601 time with milliseconds",
+    ),
+    (
+        {**VALID, "occurred_at": "2026-13-45T12:00:00.000Z"},
+        "occurred_at is not a UTC ISO-8601 time with milliseconds",
+    ),
+    (
+        {**VALID, "occurred_at": 1764504000},
+        "occurred_at is not a UTC ISO-8601 time with milliseconds",
+    ),
+    ({**VALID, "actor_id": 0}, "actor_id must be >= 1"),
+    ({**VALID, "post_id": None}, "post_id is required for post_liked"),
+    ({**event("community_joined"), "post_id": 3}, "post_id must be null for community_joined"),
+    ({**VALID, "payload": [1]}, "payload must be an object"),
+    (
+        {**VALID, "occurred_at": "2027-01-01T00:00:00.000Z"},
+        "occurred_at is more than 5 minutes after the Kafka timestamp",
+    ),
+]
+
+
+def test_each_malformed_message_gets_the_first_rule_it_breaks(spark):
+    parsed = transform.parse_envelopes(kafka_frame(spark, [VALID] + [v for v, _ in MALFORMED]))
+
+    errors = [row.error for row in parsed.orderBy("offset").collect()]
+
+    assert errors == [None] + [error for _, error in MALFORMED]
+
+
+def test_rejected_messages_keep_their_raw_bytes_and_position(spark):
+    records = kafka_frame(spark, [VALID, b"\xffgarbage", {**VALID, "schema_version": 3}])
+
+    rejected = transform.dead_letters(records)
+
+    expected = spark.createDataFrame(
+        [
+            (
+                "test.events",
+                0,
+                1,
+                naive(at(7200)),
+                b"k",
+                bytearray(b"\xffgarbage"),
+                "not a JSON object",
+            ),
+            (
+                "test.events",
+                0,
+                2,
+                naive(at(7200)),
+                b"k",
+                bytearray(json.dumps({**VALID, "schema_version": 3}).encode()),
+                "unsupported schema_version 3",
+            ),
+        ],
+        "topic string, partition int, offset long, kafka_timestamp timestamp, raw_key binary, "
+        "raw_value binary, error string",
+    )
+    assert_rows(rejected, expected)
+
+
+def test_valid_events_drop_the_rejected_ones(spark):
+    records = kafka_frame(spark, [VALID, "nope", event("post_viewed")])
+
+    events = transform.valid_events(transform.parse_envelopes(records))
+
+    assert events.columns == list(transform.EVENT_COLUMNS)
+    assert events.count() == 2
+
+
+def test_duplicates_of_an_event_id_count_once(spark):
+    same = uuid.uuid4()
+    records = kafka_frame(
+        spark,
+        [
+            event("post_viewed", event_id=same),
+            event("post_viewed", event_id=same),
+            event("post_viewed", seconds=5),
+        ],
+    )
+
+    counts = transform.engagement_counts(records)
+
+    assert_rows(counts, counts_frame(spark, [(0, 100, 1, 7, {"views": 2})]))
+
+
+def test_counts_per_actor_post_and_community_activity(spark):
+    records = kafka_frame(
+        spark,
+        [
+            event("post_viewed", actor_id=1),
+            event("post_viewed", actor_id=1, seconds=1),
+            event("post_liked", actor_id=1, seconds=2),
+            event("post_unliked", actor_id=1, seconds=3),
+            event("comment_created", actor_id=2, seconds=4),
+            event("post_shared", actor_id=2, seconds=5),
+            event("post_viewed", actor_id=2, post_id=101, seconds=6),
+            event("post_created", actor_id=3, post_id=102, seconds=7),
+            event("community_joined", actor_id=4, seconds=8),
+            event("community_left", actor_id=4, seconds=9),
+            event("community_created", actor_id=5, seconds=10),
+            event("post_deleted", actor_id=3, post_id=102, seconds=11),
+        ],
+    )
+
+    counts = transform.engagement_counts(records)
+
+    expected = counts_frame(
+        spark,
+        [
+            (0, 100, 1, 7, {"views": 2, "likes": 1, "unlikes": 1}),
+            (0, 100, 2, 7, {"comments": 1, "shares": 1}),
+            (0, 101, 2, 7, {"views": 1}),
+            (0, 0, 3, 7, {"posts_created": 1}),
+            (0, 0, 4, 7, {"members_joined": 1, "members_left": 1}),
+        ],
+    )
+    assert_rows(counts, expected)
+
+
+def test_window_boundaries_are_start_inclusive_end_exclusive(spark):
+    records = kafka_frame(
+        spark,
+        [
+            event("post_viewed", seconds=0),
+            event("post_viewed", seconds=59.999),
+            event("post_viewed", seconds=60),
+            event("post_viewed", seconds=119.999),
+            event("post_viewed", seconds=3600),
+        ],
+    )
+
+    counts = transform.engagement_counts(records)
+
+    expected = counts_frame(
+        spark,
+        [
+            (0, 100, 1, 7, {"views": 2}),
+            (60, 100, 1, 7, {"views": 2}),
+            (3600, 100, 1, 7, {"views": 1}),
+        ],
+    )
+    assert_rows(counts, expected)
+
+
+def test_a_longer_window_is_configurable(spark):
+    records = kafka_frame(spark, [event("post_viewed", seconds=s) for s in (0, 299, 300)])
+
+    counts = transform.engagement_counts(records, window="5 minutes")
+
+    assert [
+        (r.window_start, r.window_end, r.views) for r in counts.orderBy("window_start").collect()
+    ] == [
+        (naive(at(0)), naive(at(300)), 2),
+        (naive(at(300)), naive(at(600)), 1),
+    ]
+
+
+def test_engagement_score_weights_views_likes_comments_shares(spark):
+    frame = spark.createDataFrame(
+        [(10, 3, 1, 2, 1)], "views long, likes long, unlikes long, comments long, shares long"
+    )
+
+    scored = transform.with_engagement_score(frame)
+
+    # 0.1*10 + (3 - 1) + 2*2 + 3*1
+    assert scored.select("net_likes", "engagement_score").first() == Row(
+        net_likes=2, engagement_score=Decimal("10.0")
+    )
+
+
+def test_the_stream_drops_late_events_and_redeliveries_across_batches(spark, tmp_path: Path):
+    """Batch 1 moves the watermark to 12:20 - 10 min = 12:10. In batch 2 an event at 12:05 is
+    late (dropped), one at 12:12 still counts, and a redelivered event from batch 1 (same
+    event_id) is dropped by the dedupe state."""
+    source = tmp_path / "in"
+    source.mkdir()
+    redelivered = event("post_viewed", seconds=15 * 60, actor_id=2)
+    batches = [
+        [event("post_viewed", seconds=30), redelivered, event("post_viewed", seconds=20 * 60)],
+        [
+            redelivered,
+            event("post_viewed", seconds=5 * 60 + 1, actor_id=3),
+            event("post_viewed", seconds=12 * 60, actor_id=4),
+        ],
+    ]
+    records = (
+        spark.readStream.format("text")
+        .option("maxFilesPerTrigger", 1)
+        .load(str(source))
+        .select(
+            F.lit(None).cast("binary").alias("key"),
+            F.col("value").cast("binary").alias("value"),
+            F.lit("test.events").alias("topic"),
+            F.lit(0).alias("partition"),
+            F.lit(0).cast("long").alias("offset"),
+            F.lit(None).cast("timestamp").alias("timestamp"),
+        )
+    )
+    emitted: dict[tuple, int] = {}
+
+    def collect(batch_df: DataFrame, _batch_id: int) -> None:
+        for row in batch_df.collect():
+            emitted[(row.window_start, row.post_id, row.actor_id)] = row.views
+
+    query = (
+        transform.engagement_counts(records)
+        .writeStream.outputMode("update")
+        .foreachBatch(collect)
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
+    try:
+        for number, envelopes in enumerate(batches):
+            (source / f"{number}.json").write_text("\n".join(json.dumps(e) for e in envelopes))
+            query.processAllAvailable()
+    finally:
+        query.stop()
+
+    assert emitted == {
+        (naive(at(0)), 100, 1): 1,
+        (naive(at(15 * 60)), 100, 2): 1,
+        (naive(at(20 * 60)), 100, 1): 1,
+        (naive(at(12 * 60)), 100, 4): 1,
+    }
+
+
+def assert_rows(actual: DataFrame, expected: DataFrame) -> None:
+    assertDataFrameEqual(actual, expected, checkRowOrder=False)

@@ -1,0 +1,284 @@
+"""Pure DataFrame -> DataFrame steps of the engagement job.
+
+records (Kafka rows) -> parse_envelopes -> valid_events -> deduplicate_events
+-> actor_window_counts (window counts + engagement score). Messages that fail parsing or
+validation leave through `invalid_messages` to the dead-letter sink instead.
+
+Every function works on static and streaming DataFrames alike, so tests feed them small
+`spark.createDataFrame(...)` frames and the job feeds them the Kafka stream."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from spark_jobs.engagement.schema import (
+    COMMUNITY_COUNTS,
+    COMMUNITY_EVENT_TYPES,
+    CORRUPT_RECORD,
+    COUNT_COLUMNS,
+    ENVELOPE_FIELDS,
+    ENVELOPE_SCHEMA,
+    EVENT_ID_PATTERN,
+    EVENT_TYPES,
+    INTEGER_FIELDS,
+    OCCURRED_AT_FORMAT,
+    OCCURRED_AT_PATTERN,
+    POST_COUNTS,
+    POST_EVENT_TYPES,
+    SCHEMA_VERSION,
+)
+
+DEFAULT_WINDOW = "1 minute"
+DEFAULT_WATERMARK = "10 minutes"
+DEFAULT_MAX_CLOCK_SKEW = "5 minutes"
+
+# Engagement score = 0.1*views + 1*net_likes + 2*comments + 3*shares.
+# The weights follow the effort an action costs and the reach it adds: a view is passive
+# and repeats (ten views weigh one like), a like is a one-click endorsement (an unlike takes
+# it back, hence net likes), a comment costs writing and starts conversation, and a share
+# puts the post in front of a new audience. The score is linear, so the score of a post or
+# community is the sum of its actors' scores, at every grain.
+SCORE_WEIGHTS: dict[str, Decimal] = {
+    "views": Decimal("0.1"),
+    "net_likes": Decimal("1"),
+    "comments": Decimal("2"),
+    "shares": Decimal("3"),
+}
+SCORE_TYPE = "decimal(14,1)"
+
+EVENT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "event_time",
+    "actor_id",
+    "community_id",
+    "post_id",
+)
+DEAD_LETTER_COLUMNS = (
+    "topic",
+    "partition",
+    "offset",
+    "kafka_timestamp",
+    "raw_key",
+    "raw_value",
+    "error",
+)
+ACTOR_COUNT_COLUMNS = (
+    "window_start",
+    "window_end",
+    "community_id",
+    "post_id",
+    "actor_id",
+    *COUNT_COLUMNS,
+    "net_likes",
+    "engagement_score",
+)
+
+
+def parse_envelopes(
+    records: DataFrame, *, max_clock_skew: str = DEFAULT_MAX_CLOCK_SKEW
+) -> DataFrame:
+    """Kafka rows (key, value, topic, partition, offset, timestamp) -> one row per message
+    with the envelope fields, `event_time` and `error` (null when the message is a valid v1
+    envelope, else the first rule it breaks).
+
+    Beyond the JSON schema, an `occurred_at` more than `max_clock_skew` after the Kafka
+    timestamp is rejected: one event from the far future would move the watermark past
+    every real event and silently drop them all as late."""
+    text = F.col("value").cast("string")
+    parsed = F.from_json(
+        text,
+        ENVELOPE_SCHEMA,
+        {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD},
+    )
+    frame = records.select(
+        "topic",
+        "partition",
+        "offset",
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("key").alias("raw_key"),
+        F.col("value").alias("raw_value"),
+        text.alias("_text"),
+        F.json_object_keys(text).alias("_keys"),
+        parsed.alias("_envelope"),
+    )
+    fields = {name: F.col(f"_envelope.{name}") for name in ENVELOPE_SCHEMA.fieldNames()}
+    event_time = F.try_to_timestamp(fields["occurred_at"], F.lit(OCCURRED_AT_FORMAT))
+    frame = frame.withColumn("event_time", event_time)
+    error = _first_error(
+        fields, F.col("_text"), F.col("_keys"), F.col("event_time"), max_clock_skew
+    )
+    return frame.select(
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        "raw_key",
+        "raw_value",
+        *(fields[name].alias(name) for name in ENVELOPE_FIELDS),
+        "event_time",
+        F.substring(error, 1, 255).alias("error"),
+    )
+
+
+def _first_error(
+    fields: dict[str, Column], text: Column, keys: Column, event_time: Column, skew: str
+) -> Column:
+    required = F.array(*(F.lit(name) for name in ENVELOPE_FIELDS))
+    missing = F.array_except(required, keys)
+    unexpected = F.array_except(keys, required)
+    event_type = fields["event_type"]
+    post_id = fields["post_id"]
+
+    def is_false(condition: Column) -> Column:
+        return ~F.coalesce(condition, F.lit(False))
+
+    checks: list[tuple[Column, Column]] = [
+        (text.isNull() | (F.trim(text) == ""), F.lit("empty message")),
+        (keys.isNull(), F.lit("not a JSON object")),
+        (F.size(keys) != F.size(F.array_distinct(keys)), F.lit("duplicate field")),
+        (F.size(missing) > 0, F.concat(F.lit("missing field(s): "), F.array_join(missing, ", "))),
+        (
+            F.size(unexpected) > 0,
+            F.concat(F.lit("unexpected field(s): "), F.array_join(unexpected, ", ")),
+        ),
+    ]
+    checks += [
+        (
+            fields[name].isNull() & F.get_json_object(text, f"$.{name}").isNotNull(),
+            F.lit(f"{name} must be an integer"),
+        )
+        for name in INTEGER_FIELDS
+    ]
+    checks += [
+        (
+            is_false(fields["schema_version"] == SCHEMA_VERSION),
+            F.concat(
+                F.lit("unsupported schema_version "),
+                F.coalesce(fields["schema_version"].cast("string"), F.lit("null")),
+            ),
+        ),
+        (is_false(fields["event_id"].rlike(EVENT_ID_PATTERN)), F.lit("event_id is not a UUID")),
+        (
+            is_false(event_type.isin(*EVENT_TYPES)),
+            F.concat(F.lit("unknown event_type "), F.coalesce(event_type, F.lit("null"))),
+        ),
+        (
+            is_false(fields["occurred_at"].rlike(OCCURRED_AT_PATTERN) & event_time.isNotNull()),
+            F.lit("occurred_at is not a UTC ISO-8601 time with milliseconds"),
+        ),
+        (is_false(fields["actor_id"] >= 1), F.lit("actor_id must be >= 1")),
+        (is_false(fields["community_id"] >= 1), F.lit("community_id must be >= 1")),
+        (F.coalesce(post_id < 1, F.lit(False)), F.lit("post_id must be >= 1")),
+        (
+            event_type.isin(*POST_EVENT_TYPES) & post_id.isNull(),
+            F.concat(F.lit("post_id is required for "), event_type),
+        ),
+        (
+            event_type.isin(*COMMUNITY_EVENT_TYPES) & post_id.isNotNull(),
+            F.concat(F.lit("post_id must be null for "), event_type),
+        ),
+        (is_false(fields["payload"].startswith("{")), F.lit("payload must be an object")),
+        (
+            F.coalesce(
+                event_time > F.col("kafka_timestamp") + F.expr(f"INTERVAL {skew}"), F.lit(False)
+            ),
+            F.lit(f"occurred_at is more than {skew} after the Kafka timestamp"),
+        ),
+        (fields[CORRUPT_RECORD].isNotNull(), F.lit("does not match the envelope schema")),
+    ]
+    return F.coalesce(*(F.when(condition, message) for condition, message in checks))
+
+
+def valid_events(parsed: DataFrame) -> DataFrame:
+    """The envelopes that passed validation, reduced to what the counts need."""
+    return parsed.where(F.col("error").isNull()).select(*EVENT_COLUMNS)
+
+
+def invalid_messages(parsed: DataFrame) -> DataFrame:
+    """The messages that failed, with their Kafka position and raw bytes, for the dead-letter
+    table."""
+    return parsed.where(F.col("error").isNotNull()).select(*DEAD_LETTER_COLUMNS)
+
+
+def deduplicate_events(events: DataFrame, *, watermark: str = DEFAULT_WATERMARK) -> DataFrame:
+    """Drop repeated deliveries of the same event_id (the outbox publishes at least once).
+
+    On a stream this also sets the event-time watermark (max event_time seen minus
+    `watermark`) that every later stateful step uses: an event_id is remembered until the
+    watermark passes its event_time plus the delay, so a redelivery up to `watermark` after
+    the first copy is still caught, and events older than the watermark are dropped as late.
+    A static frame has no watermark and keeps one row per event_id."""
+    if events.isStreaming:
+        return events.withWatermark("event_time", watermark).dropDuplicatesWithinWatermark(
+            ["event_id"]
+        )
+    return events.dropDuplicates(["event_id"])
+
+
+def actor_window_counts(events: DataFrame, *, window: str = DEFAULT_WINDOW) -> DataFrame:
+    """Counts per tumbling event-time window, community, post and actor, with net likes and
+    the engagement score.
+
+    Post engagement (views, likes, unlikes, comments, shares) is keyed by its post;
+    community-level activity (posts created, joins, leaves) by post_id 0. Keeping the actor
+    in the key is what lets the sink count distinct actors exactly at any grain; Spark only
+    offers approximate distinct counts in a streaming aggregation. In update mode each batch
+    emits the complete current counts of every group it touched, so the sink can set them."""
+    post_key = F.when(F.col("event_type").isin(*POST_COUNTS), F.col("post_id")).otherwise(
+        F.lit(0).cast("long")
+    )
+    counts = [
+        F.count_if(F.col("event_type") == event_type).alias(column)
+        for event_type, column in {**POST_COUNTS, **COMMUNITY_COUNTS}.items()
+    ]
+    grouped = (
+        events.where(F.col("event_type").isin(*POST_COUNTS, *COMMUNITY_COUNTS))
+        .groupBy(
+            F.window("event_time", window).alias("window"),
+            "community_id",
+            post_key.alias("post_id"),
+            "actor_id",
+        )
+        .agg(*counts)
+    )
+    return with_engagement_score(
+        grouped.select(
+            F.col("window.start").alias("window_start"),
+            F.col("window.end").alias("window_end"),
+            "community_id",
+            "post_id",
+            "actor_id",
+            *COUNT_COLUMNS,
+        )
+    ).select(*ACTOR_COUNT_COLUMNS)
+
+
+def with_engagement_score(counts: DataFrame) -> DataFrame:
+    """Add `net_likes` (likes - unlikes) and `engagement_score` (see SCORE_WEIGHTS)."""
+    with_net = counts.withColumn("net_likes", F.col("likes") - F.col("unlikes"))
+    score = sum(
+        (F.col(column) * F.lit(weight) for column, weight in SCORE_WEIGHTS.items()),
+        F.lit(Decimal("0.0")),
+    )
+    return with_net.withColumn("engagement_score", score.cast(SCORE_TYPE))
+
+
+def engagement_counts(
+    records: DataFrame,
+    *,
+    window: str = DEFAULT_WINDOW,
+    watermark: str = DEFAULT_WATERMARK,
+    max_clock_skew: str = DEFAULT_MAX_CLOCK_SKEW,
+) -> DataFrame:
+    """The whole metrics path: Kafka rows -> per-actor window counts."""
+    events = valid_events(parse_envelopes(records, max_clock_skew=max_clock_skew))
+    return actor_window_counts(deduplicate_events(events, watermark=watermark), window=window)
+
+
+def dead_letters(records: DataFrame, *, max_clock_skew: str = DEFAULT_MAX_CLOCK_SKEW) -> DataFrame:
+    """The whole dead-letter path: Kafka rows -> rejected messages."""
+    return invalid_messages(parse_envelopes(records, max_clock_skew=max_clock_skew))
