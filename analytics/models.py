@@ -60,7 +60,7 @@ class EngagementCounts(models.Model):
     views = models.PositiveIntegerField(default=0)
     likes = models.PositiveIntegerField(default=0)
     unlikes = models.PositiveIntegerField(default=0)
-    net_likes = models.IntegerField(default=0, help_text="likes − unlikes; may be negative.")
+    net_likes = models.IntegerField(default=0, help_text="likes - unlikes; may be negative.")
     comments = models.PositiveIntegerField(default=0)
     shares = models.PositiveIntegerField(default=0)
     distinct_actors = models.PositiveIntegerField(

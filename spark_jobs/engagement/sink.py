@@ -1,0 +1,483 @@
+"""foreachBatch sinks of the engagement job: exactly-once effect on Django-owned tables.
+
+Each micro-batch is written in ONE MySQL transaction that (1) checks the ledger
+`analytics_spark_batch` for (query name, query id, batch id) and stops if the batch was
+already applied, (2) upserts the batch's rows, setting counts rather than adding them,
+(3) recomputes the post and community rows (window, hour, day) touched by the batch from the
+actor rows, and (4) records the batch in the ledger with its Kafka end offsets.
+
+Why that is enough: Spark writes a batch's offsets to the checkpoint before running it and
+its commit after foreachBatch returns. A crash before our commit rolls the transaction back
+and Spark re-runs the same batch id with the same offsets; a crash after our commit but
+before Spark's makes Spark re-run a batch the ledger already has, and it is skipped. The
+upserts are idempotent on their own as well (update mode emits the full current value of
+every group it touched), so even a lost ledger could not double count.
+
+The job never creates tables: they come from `analytics` migrations."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import MySQLdb
+from MySQLdb.cursors import Cursor
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_jobs.common.db import run_in_transaction
+from spark_jobs.engagement.schema import COUNT_COLUMNS, POST_COUNTS
+from spark_jobs.engagement.transform import ACTOR_COUNT_COLUMNS, DEAD_LETTER_COLUMNS
+
+ACTOR_TABLE = "analytics_engagement_actor_window"
+POST_TABLE = "analytics_post_engagement"
+COMMUNITY_TABLE = "analytics_community_engagement"
+DEAD_LETTER_TABLE = "analytics_engagement_dead_letter"
+LEDGER_TABLE = "analytics_spark_batch"
+
+METRICS_QUERY = "engagement"
+DEAD_LETTER_QUERY = "engagement_dead_letters"
+
+GRAIN_WINDOW, GRAIN_HOUR, GRAIN_DAY = "window", "hour", "day"
+SQL_CHUNK = 500
+LEDGER_KEEP_BATCHES = 10_000
+
+POST_SUMS = (*POST_COUNTS.values(), "net_likes")
+COMMUNITY_SUMS = (*COUNT_COLUMNS, "net_likes")
+EPOCH = datetime(1970, 1, 1)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """One micro-batch as the ledger records it."""
+
+    query_name: str
+    query_id: str
+    batch_id: int
+    topic: str
+    end_offsets: dict[str, int]
+    start_offsets: dict[str, int] | None = None
+    watermark: datetime | None = None
+    batch_started_at: datetime | None = None
+
+    @property
+    def message_count(self) -> int | None:
+        if self.start_offsets is None:
+            return None
+        return sum(end - self.start_offsets.get(p, 0) for p, end in self.end_offsets.items())
+
+
+def read_batch_info(
+    checkpoint_dir: Path, *, query_name: str, batch_id: int, topic: str
+) -> BatchInfo:
+    """Read the query id and the batch's offsets from Spark's checkpoint (a local path).
+
+    `offsets/<batch_id>` is Spark's write-ahead log entry for the batch, written before the
+    batch runs: a version line, the batch metadata (watermark, batch timestamp) and one line
+    per source, here the Kafka source's {"topic": {"partition": next offset}}. The previous
+    entry, or for batch 0 the source's initial offsets, gives where the batch started."""
+    query_id = json.loads((checkpoint_dir / "metadata").read_text())["id"]
+    metadata, end_offsets = _offset_log_entry(checkpoint_dir / "offsets" / str(batch_id), topic)
+    start_offsets = None
+    if batch_id > 0 and (checkpoint_dir / "offsets" / str(batch_id - 1)).exists():
+        _, start_offsets = _offset_log_entry(checkpoint_dir / "offsets" / str(batch_id - 1), topic)
+    elif batch_id == 0:
+        start_offsets = _initial_offsets(checkpoint_dir, topic)
+    watermark_ms = metadata.get("batchWatermarkMs") or 0
+    started_ms = metadata.get("batchTimestampMs")
+    return BatchInfo(
+        query_name=query_name,
+        query_id=query_id,
+        batch_id=batch_id,
+        topic=topic,
+        end_offsets=end_offsets,
+        start_offsets=start_offsets,
+        watermark=_naive_utc_ms(watermark_ms) if watermark_ms > 0 else None,
+        batch_started_at=_naive_utc_ms(started_ms) if started_ms else None,
+    )
+
+
+def _offset_log_entry(path: Path, topic: str) -> tuple[dict[str, Any], dict[str, int]]:
+    lines = path.read_text().splitlines()
+    metadata = json.loads(lines[1])
+    offsets = json.loads(lines[2]).get(topic, {}) if len(lines) > 2 else {}
+    return metadata, {str(p): int(o) for p, o in offsets.items()}
+
+
+def _initial_offsets(checkpoint_dir: Path, topic: str) -> dict[str, int] | None:
+    path = checkpoint_dir / "sources" / "0" / "0"
+    if not path.exists():
+        return None
+    text = path.read_text()
+    start = text.find("{")
+    if start < 0:
+        return None
+    offsets = json.loads(text[start:]).get(topic, {})
+    return {str(p): int(o) for p, o in offsets.items()}
+
+
+def _naive_utc_ms(millis: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=millis)
+
+
+def _naive_utc_us(micros: int | None) -> datetime | None:
+    return None if micros is None else EPOCH + timedelta(microseconds=micros)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A crash injected for the crash tests, from ENGAGEMENT_FAULT=<kind>:<batch id>[:<rows>]:
+
+    - `crash_in_batch:B:N` SIGKILLs the job after N actor rows of batch B are written inside
+      the open transaction (MySQL rolls it back when the connection drops);
+    - `fail_in_batch:B:N` raises there instead (the query stops with an error);
+    - `crash_after_commit:B` SIGKILLs the job after batch B committed, before Spark records
+      the batch as done, so a restart re-runs a batch the ledger already has."""
+
+    kind: str
+    batch_id: int
+    after_rows: int = 0
+
+    KINDS = ("crash_in_batch", "fail_in_batch", "crash_after_commit")
+
+    @classmethod
+    def from_env(cls) -> Fault | None:
+        spec = os.environ.get("ENGAGEMENT_FAULT", "").strip()
+        if not spec:
+            return None
+        kind, batch_id, *rest = spec.split(":")
+        if kind not in cls.KINDS:
+            raise ValueError(f"ENGAGEMENT_FAULT kind must be one of {cls.KINDS}")
+        return cls(kind=kind, batch_id=int(batch_id), after_rows=int(rest[0]) if rest else 0)
+
+    def strike(self) -> None:
+        if self.kind == "fail_in_batch":
+            raise RuntimeError(f"injected failure in batch {self.batch_id}")
+        log.warning("injected crash (%s) in batch %s", self.kind, self.batch_id)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def apply_actor_counts(
+    rows: Sequence[dict[str, Any]],
+    batch: BatchInfo,
+    *,
+    url: str | None = None,
+    fault: Fault | None = None,
+) -> bool:
+    """Write one batch of actor window counts and the rollups it affects, once. Returns
+    False when the ledger shows the batch was already applied (nothing is written)."""
+
+    def work(cursor: Cursor) -> bool:
+        if _ledger_has(cursor, batch):
+            return False
+        now = _utc_now()
+        if fault and fault.kind != "crash_after_commit" and fault.batch_id == batch.batch_id:
+            _upsert_actor_rows(cursor, rows[: fault.after_rows], now)
+            fault.strike()
+        _upsert_actor_rows(cursor, rows, now)
+        for (grain, start, end), post_ids in _buckets(rows, "post_id").items():
+            _recompute(cursor, POST_RECOMPUTE_SQL, "post_id", grain, start, end, post_ids, now)
+        for (grain, start, end), community_ids in _buckets(rows, "community_id").items():
+            _recompute(
+                cursor,
+                COMMUNITY_RECOMPUTE_SQL,
+                "community_id",
+                grain,
+                start,
+                end,
+                community_ids,
+                now,
+            )
+        _ledger_insert(cursor, batch, output_rows=len(rows), now=now)
+        return True
+
+    applied = _run_once(work, batch, url)
+    if fault and fault.kind == "crash_after_commit" and fault.batch_id == batch.batch_id:
+        fault.strike()
+    return applied
+
+
+def apply_dead_letters(
+    rows: Sequence[dict[str, Any]], batch: BatchInfo, *, url: str | None = None
+) -> bool:
+    """Store rejected messages, once per Kafka position, and record the batch."""
+
+    def work(cursor: Cursor) -> bool:
+        if _ledger_has(cursor, batch):
+            return False
+        now = _utc_now()
+        values = [
+            (
+                row["topic"],
+                row["partition"],
+                row["offset"],
+                row["kafka_timestamp"],
+                row["raw_key"],
+                row["raw_value"],
+                row["error"],
+                now,
+            )
+            for row in rows
+        ]
+        for chunk in _chunks(values, SQL_CHUNK):
+            cursor.executemany(DEAD_LETTER_INSERT_SQL, chunk)
+        _ledger_insert(cursor, batch, output_rows=len(rows), now=now)
+        return True
+
+    return _run_once(work, batch, url)
+
+
+def _run_once(work: Any, batch: BatchInfo, url: str | None) -> bool:
+    try:
+        applied = run_in_transaction(work, url=url)
+    except MySQLdb.IntegrityError as exc:
+        # Only the ledger key can collide: another run applied this batch concurrently.
+        if exc.args and exc.args[0] == 1062 and "spark_batch_key" in str(exc):
+            applied = False
+        else:
+            raise
+    if not applied:
+        log.warning("%s batch %s was already applied; skipped", batch.query_name, batch.batch_id)
+    return applied
+
+
+def _ledger_has(cursor: Cursor, batch: BatchInfo) -> bool:
+    cursor.execute(
+        f"SELECT 1 FROM `{LEDGER_TABLE}` "  # noqa: S608 - table names are constants
+        "WHERE `query_name` = %s AND `query_id` = %s AND `batch_id` = %s",
+        (batch.query_name, batch.query_id, batch.batch_id),
+    )
+    return cursor.fetchone() is not None
+
+
+def _ledger_insert(cursor: Cursor, batch: BatchInfo, *, output_rows: int, now: datetime) -> None:
+    cursor.execute(
+        f"INSERT INTO `{LEDGER_TABLE}` (`query_name`, `query_id`, `batch_id`, `topic`, "  # noqa: S608
+        "`start_offsets`, `end_offsets`, `message_count`, `output_rows`, `watermark`, "
+        "`batch_started_at`, `applied_at`) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            batch.query_name,
+            batch.query_id,
+            batch.batch_id,
+            batch.topic,
+            None if batch.start_offsets is None else json.dumps(batch.start_offsets),
+            json.dumps(batch.end_offsets),
+            batch.message_count,
+            output_rows,
+            batch.watermark,
+            batch.batch_started_at,
+            now,
+        ),
+    )
+    if batch.batch_id % 100 == 0 and batch.batch_id >= LEDGER_KEEP_BATCHES:
+        cursor.execute(
+            f"DELETE FROM `{LEDGER_TABLE}` WHERE `query_name` = %s AND `query_id` = %s "  # noqa: S608
+            "AND `batch_id` < %s",
+            (batch.query_name, batch.query_id, batch.batch_id - LEDGER_KEEP_BATCHES),
+        )
+
+
+def _columns(names: Iterable[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def _updates(names: Iterable[str]) -> str:
+    return ", ".join(f"`{name}` = VALUES(`{name}`)" for name in names)
+
+
+ACTOR_COLUMNS = (*ACTOR_COUNT_COLUMNS, "updated_at")
+ACTOR_KEY = ("window_start", "community_id", "post_id", "actor_id")
+ACTOR_UPSERT_SQL = (
+    f"INSERT INTO `{ACTOR_TABLE}` ({_columns(ACTOR_COLUMNS)}) "  # noqa: S608 - constants only
+    f"VALUES ({', '.join(['%s'] * len(ACTOR_COLUMNS))}) "
+    f"ON DUPLICATE KEY UPDATE {_updates(c for c in ACTOR_COLUMNS if c not in ACTOR_KEY)}"
+)
+
+
+def _recompute_sql(table: str, key: str, sums: Sequence[str], extra: Sequence[str]) -> str:
+    """INSERT ... SELECT of one grain bucket [start, end) for a list of entities, from the
+    actor rows. Distinct actors are counted exactly here; sums are sums of set values, so
+    running it again gives the same row."""
+    columns = (
+        key,
+        *extra,
+        "grain",
+        "window_start",
+        "window_end",
+        *sums,
+        "distinct_actors",
+        "engagement_score",
+        "updated_at",
+    )
+    select = ", ".join(
+        [
+            f"`{key}`",
+            *(f"MAX(`{column}`)" for column in extra),
+            "%s, %s, %s",
+            *(f"SUM(`{column}`)" for column in sums),
+            "COUNT(DISTINCT `actor_id`)",
+            "SUM(`engagement_score`)",
+            "%s",
+        ]
+    )
+    updated = [c for c in columns if c not in (key, "grain", "window_start")]
+    return (
+        f"INSERT INTO `{table}` ({_columns(columns)}) "  # noqa: S608 - constants only
+        f"SELECT {select} FROM `{ACTOR_TABLE}` "
+        f"WHERE `{key}` IN ({{ids}}) AND `window_start` >= %s AND `window_start` < %s "
+        f"GROUP BY `{key}` "
+        f"ON DUPLICATE KEY UPDATE {_updates(updated)}"
+    )
+
+
+POST_RECOMPUTE_SQL = _recompute_sql(POST_TABLE, "post_id", POST_SUMS, ("community_id",))
+COMMUNITY_RECOMPUTE_SQL = _recompute_sql(COMMUNITY_TABLE, "community_id", COMMUNITY_SUMS, ())
+DEAD_LETTER_INSERT_SQL = (
+    f"INSERT INTO `{DEAD_LETTER_TABLE}` (`topic`, `partition`, `offset`, `kafka_timestamp`, "  # noqa: S608
+    "`raw_key`, `raw_value`, `error`, `received_at`) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON DUPLICATE KEY UPDATE `id` = `id`"
+)
+
+
+def _upsert_actor_rows(cursor: Cursor, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+    values = [(*(row[c] for c in ACTOR_COUNT_COLUMNS), now) for row in rows]
+    for chunk in _chunks(values, SQL_CHUNK):
+        cursor.executemany(ACTOR_UPSERT_SQL, chunk)
+
+
+def _buckets(
+    rows: Sequence[dict[str, Any]], key: str
+) -> dict[tuple[str, datetime, datetime], set[int]]:
+    """The (grain, start, end) buckets a batch touched, each with its entity ids. Post
+    buckets skip post_id 0 (community-level activity)."""
+    buckets: dict[tuple[str, datetime, datetime], set[int]] = defaultdict(set)
+    for row in rows:
+        entity = row[key]
+        if key == "post_id" and entity == 0:
+            continue
+        start = row["window_start"]
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        day = hour.replace(hour=0)
+        buckets[(GRAIN_WINDOW, start, row["window_end"])].add(entity)
+        buckets[(GRAIN_HOUR, hour, hour + timedelta(hours=1))].add(entity)
+        buckets[(GRAIN_DAY, day, day + timedelta(days=1))].add(entity)
+    return buckets
+
+
+def _recompute(
+    cursor: Cursor,
+    sql: str,
+    key: str,
+    grain: str,
+    start: datetime,
+    end: datetime,
+    entity_ids: set[int],
+    now: datetime,
+) -> None:
+    for chunk in _chunks(sorted(entity_ids), SQL_CHUNK):
+        statement = sql.format(ids=", ".join(["%s"] * len(chunk)))
+        cursor.execute(statement, (grain, start, end, now, *chunk, start, end))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+class EngagementSink:
+    """foreachBatch target of the metrics query (update output mode)."""
+
+    def __init__(
+        self,
+        *,
+        checkpoint_dir: Path,
+        topic: str,
+        url: str | None = None,
+        query_name: str = METRICS_QUERY,
+    ) -> None:
+        self.checkpoint_dir = checkpoint_dir
+        self.topic = topic
+        self.url = url
+        self.query_name = query_name
+        self.fault = Fault.from_env()
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
+        transport = batch_df.select(
+            *(
+                F.unix_micros(c).alias(c) if c in ("window_start", "window_end") else F.col(c)
+                for c in ACTOR_COUNT_COLUMNS
+            )
+        )
+        rows = []
+        for row in transport.collect():
+            values = row.asDict()
+            values["window_start"] = _naive_utc_us(values["window_start"])
+            values["window_end"] = _naive_utc_us(values["window_end"])
+            rows.append(values)
+        batch = read_batch_info(
+            self.checkpoint_dir, query_name=self.query_name, batch_id=batch_id, topic=self.topic
+        )
+        applied = apply_actor_counts(rows, batch, url=self.url, fault=self.fault)
+        log.info(
+            "%s batch %s: %s messages, %s actor rows, %s in %.2f s",
+            self.query_name,
+            batch_id,
+            batch.message_count,
+            len(rows),
+            "applied" if applied else "skipped",
+            time.monotonic() - started,
+        )
+
+
+class DeadLetterSink:
+    """foreachBatch target of the dead-letter query (append output mode)."""
+
+    def __init__(
+        self,
+        *,
+        checkpoint_dir: Path,
+        topic: str,
+        url: str | None = None,
+        query_name: str = DEAD_LETTER_QUERY,
+    ) -> None:
+        self.checkpoint_dir = checkpoint_dir
+        self.topic = topic
+        self.url = url
+        self.query_name = query_name
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        transport = batch_df.select(
+            *(
+                F.unix_micros(c).alias(c) if c == "kafka_timestamp" else F.col(c)
+                for c in DEAD_LETTER_COLUMNS
+            )
+        )
+        rows = []
+        for row in transport.collect():
+            values = row.asDict()
+            values["kafka_timestamp"] = _naive_utc_us(values["kafka_timestamp"])
+            for column in ("raw_key", "raw_value"):
+                values[column] = None if values[column] is None else bytes(values[column])
+            rows.append(values)
+        batch = read_batch_info(
+            self.checkpoint_dir, query_name=self.query_name, batch_id=batch_id, topic=self.topic
+        )
+        apply_dead_letters(rows, batch, url=self.url)
+        if rows:
+            log.warning("%s batch %s: %s dead letters", self.query_name, batch_id, len(rows))
