@@ -1,10 +1,12 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
+from django.views.static import serve
 
 from communities.models import Community
 from communities.selectors import community_list_for_user, membership_get, user_can_moderate
@@ -162,3 +164,9 @@ def user_profile(request: HttpRequest, username: str) -> HttpResponse:
         "post_total": Post.objects.filter(author=person, deleted_at__isnull=True).count(),
     }
     return render(request, "posts/profile.html", context)
+
+
+@require_GET
+def media_serve(request: HttpRequest, path: str) -> HttpResponse:
+    """A stored upload from local storage (random names; safe_join keeps it in MEDIA_ROOT)."""
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

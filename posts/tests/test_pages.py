@@ -256,3 +256,46 @@ def test_csrf_is_enforced_on_likes():
     client = Client(enforce_csrf_checks=True)
     client.force_login(user_make())
     assert client.post(reverse("posts:like", args=[post.pk])).status_code == 403
+
+
+def test_uploaded_media_is_served(member_client):
+    post = services.post_create(
+        author=member_client.user,
+        community=member_client.community,
+        kind="image",
+        media=image_upload(),
+    )
+    response = member_client.get(post.thumbnail.url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/webp"
+    assert member_client.get("/media/../streamer/settings.py").status_code in (400, 404)
+
+
+def test_admin_pages_for_staff(client):
+    owner = user_make()
+    community = community_make(owner=owner)
+    post = quote(owner, community)
+    comment = services.comment_create(author=owner, post=post, body="hello")
+    services.post_like(user=owner, post=post)
+    services.post_share(user=owner, post=post)
+    client.force_login(user_make(is_staff=True, is_superuser=True))
+    for model in ("post", "like", "comment", "share"):
+        listing = client.get(f"/admin/posts/{model}/", {"q": "a"})
+        assert listing.status_code == 200, model
+    for model in ("community", "membership"):
+        assert client.get(f"/admin/communities/{model}/").status_code == 200
+    change = client.get(f"/admin/posts/post/{post.pk}/change/")
+    assert b'name="like_count"' not in change.content  # counters are read-only
+    client.post(
+        "/admin/posts/post/",
+        {"action": "delete_through_service", "_selected_action": [post.pk]},
+    )
+    post.refresh_from_db()
+    assert post.is_deleted
+    assert comment.pk
+
+
+def test_admin_is_staff_only(client):
+    client.force_login(user_make())
+    response = client.get("/admin/posts/post/")
+    assert response.status_code == 302 and "/admin/login/" in response.headers["Location"]
