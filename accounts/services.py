@@ -27,7 +27,7 @@ class NewUser:
     bio: str = ""
 
 
-def _user_validate(user: NewUser) -> None:
+def _user_errors(user: NewUser) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     user_model = get_user_model()
     try:
@@ -45,6 +45,11 @@ def _user_validate(user: NewUser) -> None:
             errors["email"] = exc.messages
     if len(user.bio) > BIO_MAX:
         errors["bio"] = [f"At most {BIO_MAX} characters."]
+    return errors
+
+
+def _user_validate(user: NewUser) -> None:
+    errors = _user_errors(user)
     if errors:
         raise ValidationError(errors)
 
@@ -52,15 +57,19 @@ def _user_validate(user: NewUser) -> None:
 def user_register(*, new_user: NewUser, password: str) -> AbstractBaseUser:
     """Create a person's account and profile. Raises ValidationError with per-field messages
     (username taken or malformed, weak password, bad e-mail)."""
-    _user_validate(new_user)
+    errors = _user_errors(new_user)
     candidate = get_user_model()(
-        username=new_user.username, email=new_user.email,
-        first_name=new_user.first_name, last_name=new_user.last_name,
-    )  # fmt: skip
+        username=new_user.username,
+        email=new_user.email,
+        first_name=new_user.first_name,
+        last_name=new_user.last_name,
+    )
     try:
         password_validation.validate_password(password, user=candidate)
     except ValidationError as exc:
-        raise ValidationError({"password": exc.messages}) from exc
+        errors["password"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
     candidate.set_password(password)
     with transaction.atomic():
         candidate.save()
@@ -104,3 +113,11 @@ def profile_update(*, user: AbstractBaseUser, bio: str) -> Profile:
         raise ValidationError({"bio": [f"At most {BIO_MAX} characters."]})
     profile, _ = Profile.objects.update_or_create(user=user, defaults={"bio": bio})
     return profile
+
+
+def token_for(*, user: AbstractBaseUser) -> str:
+    """The user's API token, created on first use."""
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key

@@ -37,7 +37,11 @@ def community_list(*, user: User | AnonymousUser, search: str = "") -> QuerySet[
         is_member = Exists(Membership.objects.filter(community=OuterRef("pk"), user=user))
     else:
         is_member = Value(False, output_field=BooleanField())
-    return communities.annotate(is_member=is_member).order_by("-member_count", "name")
+    return (
+        communities.select_related("created_by")
+        .annotate(is_member=is_member)
+        .order_by("-member_count", "name")
+    )
 
 
 def community_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Community]:

@@ -196,3 +196,39 @@ def membership_set_role(*, actor: User, community: Community, user: User, role: 
         membership.role = role
         membership.save(update_fields=["role"])
     return membership
+
+
+def community_update(
+    *,
+    actor: User,
+    community: Community,
+    name: str | None = None,
+    description: str | None = None,
+) -> Community:
+    """Rename or re-describe a community: its owner, its moderators, or staff. The slug (its
+    address) never changes. No analytics event: the contract has no community-updated type."""
+    user_require_active(actor)
+    if not actor.is_staff:
+        membership = _membership_of(user=actor, community=community)
+        if membership is None or not membership.can_moderate:
+            raise PermissionDenied("Only the owner or moderators can edit this community.")
+    new_name = community.name if name is None else name.strip()
+    new_description = community.description if description is None else description.strip()
+    errors: dict[str, str] = {}
+    if not NAME_MIN <= len(new_name) <= NAME_MAX:
+        errors["name"] = f"The name must be {NAME_MIN} to {NAME_MAX} characters long."
+    elif Community.objects.filter(name__iexact=new_name).exclude(pk=community.pk).exists():
+        errors["name"] = "A community with this name already exists."
+    if len(new_description) > DESCRIPTION_MAX:
+        errors["description"] = f"The description can be at most {DESCRIPTION_MAX} characters."
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            Community.objects.filter(pk=community.pk).update(
+                name=new_name, description=new_description
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"name": "A community with this name already exists."}) from exc
+    community.refresh_from_db()
+    return community

@@ -141,3 +141,29 @@ def share_targets(*, user: User, post: Post) -> QuerySet[Community]:
         .exclude(pk=original_community_id)
         .order_by("name")
     )
+
+
+def post_list_api(
+    *,
+    viewer: User | AnonymousUser,
+    order: FeedOrder = DEFAULT_ORDER,
+    community_slug: str | None = None,
+    author_username: str | None = None,
+    kind: str | None = None,
+) -> QuerySet[Post]:
+    """Every visible post, optionally narrowed by community, author and kind, in one of the
+    feed orders. Unknown filter values give an empty list, not an error."""
+    posts = _posts_for_viewer(viewer)
+    if community_slug:
+        posts = posts.filter(community__slug=community_slug)
+    if author_username:
+        posts = posts.filter(author__username=author_username)
+    if kind:
+        posts = posts.filter(kind=kind)
+    return _ordered(posts, order, None)
+
+
+def comment_list_for_post(*, post: Post) -> QuerySet[Comment]:
+    """A post's comments, oldest first, each with its parent id and depth (a flat list a
+    client can thread)."""
+    return Comment.objects.filter(post=post).select_related("author").order_by("created_at", "pk")

@@ -47,15 +47,12 @@ class StandardPagination(LimitOffsetPagination):
 class FeedCursorPagination(CursorPagination):
     """Cursor pagination for feeds: stable under inserts, no COUNT(*) over the table.
 
-    Views pick the ordering per sort (see `ordering_for`), so the cursor encodes the position
-    in whichever ranking the client asked for."""
+    The ordering is the queryset's own (the selector ranks by hot, new or top), so the
+    cursor encodes the position in whichever ranking the client asked for."""
 
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
 
     def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
-        ordering = getattr(view, "feed_ordering", None)
-        if ordering:
-            return tuple(ordering)
-        return super().get_ordering(request, queryset, view)
+        return tuple(queryset.query.order_by) or ("-pk",)

@@ -8,6 +8,7 @@ from posts.views import home, media_serve
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("streamer.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("accounts/signup/", signup, name="signup"),
