@@ -6,7 +6,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from analytics.events import EventType
+from analytics.events import EventType, envelope_validate
+from analytics.models import OutboxEvent
 from communities.services import community_join, membership_set_role
 from communities.tests.helpers import community_make, event_count, events, user_make
 from posts import ranking, services
@@ -389,3 +390,36 @@ def test_hot_ranking_prefers_newer_posts_until_engagement_outweighs_age(world):
     for _ in range(11):  # 11 likes on the old post: log10(11) > one 12.5-hour step
         services.post_like(user=user_make(), post=old)
     assert old.hot_score > new.hot_score
+
+
+def test_each_service_appends_exactly_its_event(world):
+    owner, member, outsider, community = world
+    other = community_make(owner=member)
+    post = quote(member, community)
+    comment = services.comment_create(author=owner, post=post, body="c")
+
+    actions = [
+        (EventType.POST_CREATED, lambda: quote(member, community)),
+        (EventType.POST_VIEWED, lambda: services.post_view_record(viewer=owner, post=post)),
+        (EventType.POST_LIKED, lambda: services.post_like(user=owner, post=post)),
+        (EventType.POST_UNLIKED, lambda: services.post_unlike(user=owner, post=post)),
+        (
+            EventType.COMMENT_CREATED,
+            lambda: services.comment_create(author=owner, post=post, body="r", parent=comment),
+        ),
+        (
+            EventType.POST_SHARED,
+            lambda: services.post_share(user=member, post=post, target_community=other),
+        ),
+        (EventType.POST_DELETED, lambda: services.post_delete(actor=member, post=post)),
+    ]
+    for event_type, action in actions:
+        before = list(OutboxEvent.objects.values_list("pk", flat=True))
+        action()
+        new = OutboxEvent.objects.exclude(pk__in=before)
+        assert [e.event_type for e in new] == [event_type]
+        envelope_validate(new[0].envelope)
+    # comment_delete has no event type in the contract: it appends nothing.
+    before = event_count()
+    services.comment_delete(actor=owner, comment=comment)
+    assert event_count() == before
