@@ -45,5 +45,12 @@ class CommunityForm(forms.Form):
     )
 
 
+class CommunityEditForm(forms.Form):
+    name = forms.CharField(min_length=NAME_MIN, max_length=NAME_MAX)
+    description = forms.CharField(
+        required=False, max_length=DESCRIPTION_MAX, widget=forms.Textarea(attrs={"rows": 5})
+    )
+
+
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=[("moderator", "moderator"), ("member", "member")])

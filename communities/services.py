@@ -161,10 +161,15 @@ def _require_owner(*, actor: User, community: Community) -> None:
 
 
 def community_transfer_ownership(
-    *, actor: User, community: Community, new_owner: User
+    *,
+    actor: User,
+    community: Community,
+    new_owner: User,
+    occurred_at: datetime | None = None,
 ) -> Membership:
     """Make `new_owner` (a member) the owner; the previous owner becomes a moderator.
-    No analytics event: the event contract has no role-change type."""
+    No analytics event: the event contract has no role-change type (so `occurred_at` is
+    accepted like every service's, and unused)."""
     _require_owner(actor=actor, community=community)
     with transaction.atomic():
         memberships = Membership.objects.select_for_update().filter(community=community)
@@ -179,7 +184,14 @@ def community_transfer_ownership(
     return target
 
 
-def membership_set_role(*, actor: User, community: Community, user: User, role: str) -> Membership:
+def membership_set_role(
+    *,
+    actor: User,
+    community: Community,
+    user: User,
+    role: str,
+    occurred_at: datetime | None = None,
+) -> Membership:
     """Make a member a moderator or a plain member (owner only; ownership moves only through
     community_transfer_ownership). No analytics event, as for ownership."""
     _require_owner(actor=actor, community=community)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("communities/", views.community_list, name="list"),
     path("communities/new/", views.community_create, name="create"),
     path("c/<slug:slug>/", views.community_detail, name="detail"),
+    path("c/<slug:slug>/edit/", views.community_edit, name="edit"),
     path("c/<slug:slug>/join/", views.community_join, name="join"),
     path("c/<slug:slug>/leave/", views.community_leave, name="leave"),
     path("c/<slug:slug>/members/", views.community_members, name="members"),

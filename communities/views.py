@@ -1,14 +1,14 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.services import NewUser, user_register
 from communities import selectors, services
-from communities.forms import CommunityForm, RoleForm, SignupForm
+from communities.forms import CommunityEditForm, CommunityForm, RoleForm, SignupForm
 from communities.models import Community
 from communities.web import message_errors, redirect_back
 from posts.selectors import FeedOrder, page_of, post_list_community
@@ -70,6 +70,24 @@ def community_create(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"c/{community.slug} is ready. Write its first post!")
             return redirect(community)
     return render(request, "communities/create.html", {"form": form})
+
+
+@login_required
+def community_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    community = get_object_or_404(Community, slug=slug)
+    if not selectors.user_can_moderate(user=request.user, community=community):
+        raise PermissionDenied("Only the owner or moderators can edit this community.")
+    initial = {"name": community.name, "description": community.description}
+    form = CommunityEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.community_update(actor=request.user, community=community, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Saved.")
+            return redirect(community)
+    return render(request, "communities/edit.html", {"form": form, "community": community})
 
 
 @require_POST

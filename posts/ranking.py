@@ -17,7 +17,7 @@ import math
 from datetime import UTC, datetime
 
 from django.db.models import F, FloatField, Value
-from django.db.models.expressions import CombinedExpression, ExpressionWrapper
+from django.db.models.expressions import ExpressionWrapper
 from django.db.models.functions import Greatest, Log
 
 HOT_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
@@ -37,7 +37,7 @@ def hot_score(*, engagement: int, created_at: datetime) -> float:
     return math.log10(max(engagement, 1)) + age_term(created_at)
 
 
-def hot_score_expression(created_at: datetime) -> CombinedExpression:
+def hot_score_expression(created_at: datetime) -> ExpressionWrapper:
     """The same formula as `hot_score`, over the row's current counters, for an UPDATE."""
     engaged = (
         LIKE_WEIGHT * F("like_count")

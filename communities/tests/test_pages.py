@@ -147,3 +147,18 @@ def test_community_text_is_escaped(client):
     page = client.get(community.get_absolute_url())
     assert b"<script>alert(1)</script>" not in page.content
     assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.content
+
+
+def test_owner_edits_the_community_others_cannot(client):
+    owner, member = user_make(), user_make()
+    community = community_make(owner=owner, name="Old Name", slug="stays")
+    community_join(user=member, community=community)
+    url = reverse("communities:edit", args=["stays"])
+    client.force_login(member)
+    assert client.get(url).status_code == 403
+    client.force_login(owner)
+    assert b"Edit community" in client.get(community.get_absolute_url()).content
+    response = client.post(url, {"name": "New Name", "description": "Fresh"})
+    assert response.headers["Location"] == "/c/stays/"
+    community.refresh_from_db()
+    assert (community.name, community.description) == ("New Name", "Fresh")
