@@ -165,6 +165,9 @@ def test_sign_up_post_like_comment_reply_share(page: Page, live_server):
     expect(page.get_by_text("Shared into c/favourites.")).to_be_visible()
     expect(page.locator(".shared-from")).to_contain_text("Shared from c/photography")
 
+    page.goto(f"{base}/c/photography/")
+    page.screenshot(path=str(ARTIFACTS / "community.png"), full_page=True)
+
     # The feed shows it all.
     page.goto(f"{base}/?sort=new")
     expect(page.locator(".post-card")).to_have_count(4)
