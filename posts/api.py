@@ -7,7 +7,12 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -33,7 +38,7 @@ from posts.services import (
     post_view_record,
 )
 from streamer.api import FeedCursorPagination, StandardPagination
-from streamer.api_docs import ERROR_RESPONSES
+from streamer.api_docs import DETAIL, ERROR_RESPONSES
 
 POST_ID_REGEX = r"[0-9]{1,18}"
 
@@ -148,6 +153,14 @@ class ShareOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+class PostListParams(serializers.Serializer):
+    community = serializers.CharField(required=False, max_length=50)
+    author = serializers.CharField(required=False, max_length=150)
+    kind = serializers.ChoiceField(choices=Post.Kind.choices, required=False)
+    ordering = serializers.ChoiceField(choices=["hot", "new", "top"], required=False)
+    period = serializers.ChoiceField(choices=["day", "week", "all"], required=False)
+
+
 LIST_PARAMETERS = [
     OpenApiParameter("community", OpenApiTypes.STR, description="community slug"),
     OpenApiParameter("author", OpenApiTypes.STR, description="author's username"),
@@ -160,7 +173,15 @@ LIST_PARAMETERS = [
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=LIST_PARAMETERS, summary="Posts, ranked; cursor-paginated"),
+    list=extend_schema(
+        parameters=LIST_PARAMETERS,
+        summary="Posts, ranked; cursor-paginated",
+        responses={
+            200: PostOutput(many=True),
+            400: ERROR_RESPONSES[400],
+            404: OpenApiResponse(DETAIL, description="Invalid cursor"),
+        },
+    ),
     retrieve=extend_schema(
         summary="One post (records a view for signed-in users)",
         responses={200: PostOutput, **ERROR_RESPONSES},
@@ -179,19 +200,16 @@ class PostViewSet(
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     filter_backends: list = []
 
-    @property
-    def feed_order(self) -> FeedOrder:
-        params = self.request.query_params
-        return FeedOrder.parse(params.get("ordering"), params.get("period"))
-
     def get_queryset(self):
-        params = self.request.query_params
+        params = PostListParams(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = params.validated_data
         return post_list_api(
             viewer=self.request.user,
-            order=self.feed_order,
-            community_slug=params.get("community"),
-            author_username=params.get("author"),
-            kind=params.get("kind"),
+            order=FeedOrder.parse(filters.get("ordering"), filters.get("period")),
+            community_slug=filters.get("community"),
+            author_username=filters.get("author"),
+            kind=filters.get("kind"),
         )
 
     def _post(self, pk: str) -> Post:

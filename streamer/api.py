@@ -11,6 +11,8 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.response import Response
@@ -56,3 +58,16 @@ class FeedCursorPagination(CursorPagination):
 
     def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
         return tuple(queryset.query.order_by) or ("-pk",)
+
+
+def api_not_found(request, exception=None):
+    """JSON 404 for API paths (an id or slug that does not match a route), HTML elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+def api_server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return server_error(request)

@@ -1,23 +1,24 @@
 """Shared OpenAPI descriptions of the error shapes every endpoint can answer with."""
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse
 
-DETAIL = inline_serializer("ErrorDetail", fields={"detail": serializers.CharField()})
-FIELD_ERRORS = inline_serializer(
-    "FieldErrors",
-    fields={
-        "field_name": serializers.ListField(
-            child=serializers.CharField(), help_text="Messages for that field."
-        ),
-        "non_field_errors": serializers.ListField(child=serializers.CharField(), required=False),
-    },
-)
+DETAIL = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+FIELD_ERRORS = {
+    "type": "object",
+    "description": "Messages per input field; `non_field_errors` for the input as a whole.",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+BAD_REQUEST = {"anyOf": [FIELD_ERRORS, DETAIL]}
 
 ERROR_RESPONSES = {
-    400: OpenApiResponse(FIELD_ERRORS, description="Invalid input: messages per field"),
+    400: OpenApiResponse(BAD_REQUEST, description="Invalid input: messages per field"),
     401: OpenApiResponse(DETAIL, description="Not authenticated"),
     403: OpenApiResponse(DETAIL, description="Not allowed"),
     404: OpenApiResponse(DETAIL, description="Not found"),
+    413: OpenApiResponse(DETAIL, description="Upload too large"),
     429: OpenApiResponse(DETAIL, description="Too many requests"),
 }

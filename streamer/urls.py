@@ -22,3 +22,6 @@ if settings.STORAGE_BACKEND == "local":
     # Uploaded media on local disk, served by Django in every mode (django's static() helper
     # only does so with DEBUG on). In production put a web server or S3 storage in front.
     urlpatterns += [re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", media_serve)]
+
+handler404 = "streamer.api.api_not_found"
+handler500 = "streamer.api.api_server_error"
