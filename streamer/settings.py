@@ -45,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "streamer.middleware.RequestSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,6 +102,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
+
+# Requests larger than the largest upload (a 100 MB video) plus form overhead get a 413.
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=105 * 1024 * 1024)
 
 # Media: local files under var/media by default; S3-compatible storage when
 # STORAGE_BACKEND=s3 (see README for the AWS_* variables django-storages reads).

@@ -270,3 +270,24 @@ def test_missing_and_absurd_ids_are_404(world):
     assert api.get("/api/v1/posts/987654/").status_code == 404
     assert api.get("/api/v1/posts/99999999999999999999999/").status_code == 404
     assert api.post("/api/v1/posts/987654/like/").status_code == 404
+
+
+def test_oversized_request_is_refused_with_413_before_it_is_read(world, settings, media_root):
+    _, member, _, community = world
+    settings.MAX_REQUEST_BYTES = 1024
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client_for(member).post(
+        "/api/v1/posts/",
+        {
+            "community": community.slug,
+            "kind": "image",
+            "media": SimpleUploadedFile(
+                "big.png", image_bytes("PNG", size=(800, 800)), "image/png"
+            ),
+        },
+        format="multipart",
+    )
+
+    assert response.status_code == 413 and "too large" in response.json()["detail"]
+    assert stored_files(media_root) == [] and not Post.objects.exists()
