@@ -34,8 +34,9 @@ var/jars/%/.done: infra/jvm/%/pom.xml
 	@$(MVN) -f $< dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/var/jars/$* -DincludeScope=runtime
 	@touch $@
 
-# Pico CSS and htmx from the npm registry (versions pinned in package.json/package-lock.json),
-# copied into static/vendor/ (git-ignored) so pages never load anything from a CDN.
+# Pico CSS, htmx and Chart.js (UMD build) from the npm registry (versions pinned in
+# package.json/package-lock.json), copied with their licenses into static/vendor/ (git-ignored)
+# so pages never load anything from a CDN.
 static/vendor/.done: package.json package-lock.json
 	@echo "installing front-end files into static/vendor"
 	@mkdir -p static/vendor
@@ -44,6 +45,8 @@ static/vendor/.done: package.json package-lock.json
 	@mv static/vendor/LICENSE.md static/vendor/pico.LICENSE.md
 	@cp node_modules/htmx.org/dist/htmx.min.js static/vendor/
 	@cp node_modules/htmx.org/LICENSE static/vendor/htmx.LICENSE
+	@cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
+	@cp node_modules/chart.js/LICENSE.md static/vendor/chart.js.LICENSE.md
 	@touch $@
 
 run: setup
