@@ -34,14 +34,15 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Min
+from django.db import connection, transaction
+from django.db.models import F, Min
 from django.utils import timezone
 from kafka import KafkaProducer
 from kafka.errors import (
@@ -269,11 +270,13 @@ def outbox_publish_batch(*, batch_size: int, handle: ProducerHandle | None = Non
     """Claim, send and mark one batch (see the module docstring for the guarantees)."""
     result = PublishResult()
     with transaction.atomic():
-        rows = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
+        rows = [
+            ClaimedRow(*values)
+            for values in OutboxEvent.objects.select_for_update(skip_locked=True)
             .filter(status=OutboxEvent.Status.PENDING)
-            .order_by("id")[:batch_size]
-        )
+            .order_by("id")
+            .values_list(*ClaimedRow._fields)[:batch_size]
+        ]
         if not rows:
             return result
         result.claimed = len(rows)
@@ -304,21 +307,31 @@ def outbox_publish_batch(*, batch_size: int, handle: ProducerHandle | None = Non
     return result
 
 
+class ClaimedRow(NamedTuple):
+    """The columns a publisher needs of a claimed row (model instances cost ~15 µs each)."""
+
+    id: int
+    event_id: uuid.UUID
+    event_type: str
+    key: str
+    envelope: dict[str, Any]
+
+
 @dataclass
 class _BatchOutcome:
-    published: list[tuple[OutboxEvent, int, int]] = field(default_factory=list)
-    failed: list[tuple[OutboxEvent, str]] = field(default_factory=list)
-    retry: list[OutboxEvent] = field(default_factory=list)
+    published: list[tuple[ClaimedRow, int, int]] = field(default_factory=list)
+    failed: list[tuple[ClaimedRow, str]] = field(default_factory=list)
+    retry: list[ClaimedRow] = field(default_factory=list)
     error: str = ""
 
-    def transient(self, rows: Iterable[OutboxEvent], exc: BaseException) -> None:
+    def transient(self, rows: Iterable[ClaimedRow], exc: BaseException) -> None:
         self.retry.extend(rows)
         self.error = self.error or _error_text(exc)
 
 
 def _rows_split_by_key_order(
-    rows: list[OutboxEvent],
-) -> tuple[list[OutboxEvent], list[OutboxEvent]]:
+    rows: list[ClaimedRow],
+) -> tuple[list[ClaimedRow], list[ClaimedRow]]:
     """Split claimed rows into those that may be sent now and those that must wait because an
     older pending row with the same key is claimed by another publisher (READ COMMITTED sees
     it pending until that publisher commits its ack)."""
@@ -345,7 +358,7 @@ def _rows_split_by_key_order(
 
 def _batch_send(
     handle: ProducerHandle,
-    rows: list[OutboxEvent],
+    rows: list[ClaimedRow],
     outcome: _BatchOutcome,
     *,
     own_producer: bool,
@@ -371,7 +384,7 @@ def _batch_send(
         futures.append((row, future))
 
     wait_seconds = settings.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS / 1000 + 10
-    size_rejected: list[OutboxEvent] = []
+    size_rejected: list[ClaimedRow] = []
     broken = False
     for row, future in futures:
         try:
@@ -391,7 +404,7 @@ def _batch_send(
 
 def _rows_isolate(
     handle: ProducerHandle,
-    rows: list[OutboxEvent],
+    rows: list[ClaimedRow],
     outcome: _BatchOutcome,
     *,
     own_producer: bool,
@@ -428,22 +441,20 @@ def _rows_isolate(
             outcome.published.append((row, metadata.partition, metadata.offset))
 
 
+MARK_CHUNK = 1000
+
+
 def _batch_mark(outcome: _BatchOutcome) -> None:
+    """Write the batch's outcome: one UPDATE per MARK_CHUNK published rows (partition and
+    offset per row through CASE; Django's bulk_update spends ~3 ms of Python per row here),
+    one per failed row, one for all rows left for a retry."""
     now = timezone.now()
-    changed = []
-    for row, partition, offset in outcome.published:
-        row.status = OutboxEvent.Status.PUBLISHED
-        row.published_at = now
-        row.kafka_partition = partition
-        row.kafka_offset = offset
-        row.attempts += 1
-        row.last_error = ""
-        changed.append(row)
+    for start in range(0, len(outcome.published), MARK_CHUNK):
+        _rows_mark_published(outcome.published[start : start + MARK_CHUNK], now)
     for row, error in outcome.failed:
-        row.status = OutboxEvent.Status.FAILED
-        row.attempts += 1
-        row.last_error = error
-        changed.append(row)
+        OutboxEvent.objects.filter(pk=row.id).update(
+            status=OutboxEvent.Status.FAILED, attempts=F("attempts") + 1, last_error=error
+        )
         logger.error(
             "outbox: event %s (%s, id %s) failed and is kept for inspection: %s",
             row.event_id,
@@ -451,16 +462,27 @@ def _batch_mark(outcome: _BatchOutcome) -> None:
             row.id,
             error,
         )
-    for row in outcome.retry:
-        row.attempts += 1
-        row.last_error = outcome.error
-        changed.append(row)
-    if changed:
-        OutboxEvent.objects.bulk_update(
-            changed,
-            ["status", "published_at", "kafka_partition", "kafka_offset", "attempts", "last_error"],
-            batch_size=1000,
+    if outcome.retry:
+        OutboxEvent.objects.filter(pk__in=[row.id for row in outcome.retry]).update(
+            attempts=F("attempts") + 1, last_error=outcome.error
         )
+
+
+def _rows_mark_published(published: list[tuple[ClaimedRow, int, int]], now: datetime) -> None:
+    table = connection.ops.quote_name(OutboxEvent._meta.db_table)
+    # Ids, partitions and offsets are ints (int() guarantees it) and go in as literals:
+    # thousands of driver-escaped parameters cost more than the UPDATE itself.
+    partitions = " ".join(f"WHEN {int(row.id)} THEN {int(p)}" for row, p, _ in published)
+    offsets = " ".join(f"WHEN {int(row.id)} THEN {int(o)}" for row, _, o in published)
+    ids = ", ".join(str(int(row.id)) for row, _, _ in published)
+    sql = (
+        f"UPDATE {table} SET status = %s, published_at = %s, attempts = attempts + 1, "  # noqa: S608
+        f"last_error = '', kafka_partition = CASE id {partitions} END, "
+        f"kafka_offset = CASE id {offsets} END WHERE id IN ({ids})"
+    )
+    published_at = OutboxEvent._meta.get_field("published_at").get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [OutboxEvent.Status.PUBLISHED, published_at])
 
 
 def _size_error_text(
