@@ -1,4 +1,4 @@
-"""Test helpers: read a topic back with a real consumer, and wait on the database."""
+"""Test helpers: outbox rows in bulk, reading a topic back with a real consumer, waiting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from kafka import KafkaConsumer, TopicPartition
+
+from analytics.events import EventType, envelope_build, envelope_key
+from analytics.models import OutboxEvent
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,48 @@ def keys_in_order(messages: list[Message]) -> dict[str, list[int]]:
         seen.add(message.event_id)
         order.setdefault(message.key, []).append(message.envelope["payload"]["seq"])
     return order
+
+
+def outbox_rows_create(count: int, *, keys: int = 7, payload_extra: dict | None = None) -> list:
+    """Pending rows as event_append writes them, in bulk: post_liked on `keys` posts, with a
+    per-key sequence number in the payload to check order on the topic."""
+    rows = []
+    for n in range(count):
+        post_id = n % keys + 1
+        envelope = envelope_build(
+            event_type=EventType.POST_LIKED,
+            actor_id=1,
+            community_id=1,
+            post_id=post_id,
+            payload={"seq": n, **(payload_extra or {})},
+        )
+        rows.append(
+            OutboxEvent(
+                event_id=envelope["event_id"],
+                event_type=envelope["event_type"],
+                key=envelope_key(envelope),
+                envelope=envelope,
+                occurred_at=timezone.now(),
+            )
+        )
+    return OutboxEvent.objects.bulk_create(rows, batch_size=1000)
+
+
+def assert_per_key_order(messages) -> None:
+    for key, seqs in keys_in_order(messages).items():
+        assert seqs == sorted(seqs), f"key {key} out of order"
+
+
+def assert_topic_order_matches_outbox(messages: list[Message]) -> None:
+    """Per key, the first copy of each event on the topic comes in outbox (id) order."""
+    seen: set[str] = set()
+    on_topic: dict[str, list[str]] = {}
+    for message in sorted(messages, key=lambda m: (m.partition, m.offset)):
+        if message.event_id not in seen:
+            seen.add(message.event_id)
+            on_topic.setdefault(message.key, []).append(message.event_id)
+    in_outbox: dict[str, list[str]] = {}
+    for key, event_id in OutboxEvent.objects.order_by("id").values_list("key", "event_id"):
+        if str(event_id) in seen:
+            in_outbox.setdefault(key, []).append(str(event_id))
+    assert on_topic == in_outbox

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
@@ -17,10 +18,17 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from analytics import publisher
 from analytics.beat import OUTBOX_PURGE_TASK_NAME, OUTBOX_SWEEP_TASK_NAME, periodic_tasks_ensure
-from analytics.events import EventType, envelope_build, envelope_key, event_append
+from analytics.events import EventType, event_append
 from analytics.kafka_admin import topic_delete, topic_ensure
 from analytics.models import OutboxEvent
-from analytics.tests.kafka_read import keys_in_order, topic_read_all, wait_until
+from analytics.tests.helpers import (
+    assert_per_key_order,
+    keys_in_order,
+    outbox_rows_create,
+    topic_read_all,
+    wait_until,
+)
+from communities.services import community_create
 from streamer.health import check_outbox
 
 SMALL_TOPIC_MAX_BYTES = 8192
@@ -50,61 +58,25 @@ def small_topic(settings):
     topic_delete(name=name)
 
 
-def outbox_rows_create(count: int, *, keys: int = 7, payload_extra: dict | None = None) -> list:
-    """Pending rows as event_append writes them, in bulk: post_liked on `keys` posts, with a
-    per-key sequence number in the payload to check order on the topic."""
-    rows = []
-    for n in range(count):
-        post_id = n % keys + 1
-        envelope = envelope_build(
-            event_type=EventType.POST_LIKED,
-            actor_id=1,
-            community_id=1,
-            post_id=post_id,
-            payload={"seq": n, **(payload_extra or {})},
-        )
-        rows.append(
-            OutboxEvent(
-                event_id=envelope["event_id"],
-                event_type=envelope["event_type"],
-                key=envelope_key(envelope),
-                envelope=envelope,
-                occurred_at=timezone.now(),
-            )
-        )
-    return OutboxEvent.objects.bulk_create(rows, batch_size=1000)
-
-
-def assert_per_key_order(messages) -> None:
-    for key, seqs in keys_in_order(messages).items():
-        assert seqs == sorted(seqs), f"key {key} out of order"
-
-
 # --- end to end through the worker -----------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_action_reaches_the_topic_through_the_worker(celery_worker_factory, kafka_topic):
-    # TODO(issue 5): switch to a real service action (community_create / post_like) once
-    # communities/ and posts/ services are committed; the contract tested is the same.
+    # The action is the real service; switch to a web/API request once those views land.
     celery_worker_factory({"TEST_KAFKA_EVENTS_TOPIC": kafka_topic})
+    owner = get_user_model().objects.create_user(username="ada", password="x-long-pass-9")
 
-    with transaction.atomic():
-        event = event_append(
-            event_type=EventType.POST_CREATED,
-            actor_id=4,
-            community_id=9,
-            post_id=42,
-            payload={"kind": "quote"},
-        )
+    community = community_create(creator=owner, name="Jazz standards")
 
-    assert wait_until(
-        lambda: OutboxEvent.objects.get(pk=event.pk).status == "published", timeout=30
-    )
-    row = OutboxEvent.objects.get(pk=event.pk)
+    row = OutboxEvent.objects.get(event_type=EventType.COMMUNITY_CREATED)
+    assert wait_until(lambda: OutboxEvent.objects.get(pk=row.pk).status == "published", timeout=30)
+    row.refresh_from_db()
     (message,) = topic_read_all(kafka_topic)
     assert message.envelope == row.envelope
-    assert message.key == "42"
+    assert message.envelope["community_id"] == community.pk
+    assert message.envelope["actor_id"] == owner.pk
+    assert message.key == str(community.pk)
     assert (message.partition, message.offset) == (row.kafka_partition, row.kafka_offset)
     assert row.published_at is not None and row.attempts == 1
 
