@@ -29,6 +29,7 @@ from analytics.tests.helpers import (
     wait_until,
 )
 from communities.services import community_create
+from posts.services import post_create
 from streamer.health import check_outbox
 
 SMALL_TOPIC_MAX_BYTES = 8192
@@ -62,22 +63,30 @@ def small_topic(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_action_reaches_the_topic_through_the_worker(celery_worker_factory, kafka_topic):
-    # The action is the real service; switch to a web/API request once those views land.
+def test_web_actions_reach_the_topic_through_the_worker(celery_worker_factory, kafka_topic, client):
     celery_worker_factory({"TEST_KAFKA_EVENTS_TOPIC": kafka_topic})
-    owner = get_user_model().objects.create_user(username="ada", password="x-long-pass-9")
-
+    users = get_user_model().objects
+    owner = users.create_user(username="ada", password="x-long-pass-9")
+    reader = users.create_user(username="grace", password="x-long-pass-9")
     community = community_create(creator=owner, name="Jazz standards")
+    post = post_create(author=owner, community=community, kind="quote", text="So what")
+    client.force_login(reader)
 
-    row = OutboxEvent.objects.get(event_type=EventType.COMMUNITY_CREATED)
-    assert wait_until(lambda: OutboxEvent.objects.get(pk=row.pk).status == "published", timeout=30)
-    row.refresh_from_db()
-    (message,) = topic_read_all(kafka_topic)
-    assert message.envelope == row.envelope
-    assert message.envelope["community_id"] == community.pk
-    assert message.envelope["actor_id"] == owner.pk
-    assert message.key == str(community.pk)
-    assert (message.partition, message.offset) == (row.kafka_partition, row.kafka_offset)
+    assert client.get(f"/p/{post.pk}/").status_code == 200
+    assert client.post(f"/p/{post.pk}/like/").status_code in (200, 302)
+
+    assert wait_until(
+        lambda: not OutboxEvent.objects.exclude(status="published").exists(), timeout=30
+    )
+    messages = {m.envelope["event_type"]: m for m in topic_read_all(kafka_topic)}
+    assert set(messages) == {"community_created", "post_created", "post_viewed", "post_liked"}
+    liked = messages["post_liked"]
+    row = OutboxEvent.objects.get(event_type="post_liked")
+    assert liked.envelope == row.envelope
+    assert (liked.envelope["actor_id"], liked.envelope["post_id"]) == (reader.pk, post.pk)
+    assert liked.key == messages["post_viewed"].key == str(post.pk)
+    assert messages["community_created"].key == str(community.pk)
+    assert (liked.partition, liked.offset) == (row.kafka_partition, row.kafka_offset)
     assert row.published_at is not None and row.attempts == 1
 
 
