@@ -66,6 +66,13 @@ test: setup
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	  infra/stack.sh stop --only var/run/started-by-test; exit $$rc
 
+# Outbox publisher rate beside a bare kafka-python producer (own database and topics).
+bench: setup
+	@mkdir -p var/run
+	@infra/stack.sh start --record var/run/started-by-bench
+	@rc=0; $(PY) bench/outbox_publisher.py $(BENCH_ARGS) || rc=$$?; \
+	  infra/stack.sh stop --only var/run/started-by-bench; exit $$rc
+
 lint: setup
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
