@@ -52,7 +52,8 @@ class ApiReplayer:
         try:
             self.http.get(f"{self.base}/communities/", params={"limit": 1}, timeout=TIMEOUT_S)
         except requests.RequestException as exc:
-            raise CommandError(f"cannot reach the API at {self.base}: {exc}") from exc
+            reason = "connection refused" if isinstance(exc, requests.ConnectionError) else exc
+            raise CommandError(f"cannot reach the API at {self.base} ({reason})") from exc
 
     def _call(
         self, method: str, path: str, *, token: str | None = None, **kwargs: Any

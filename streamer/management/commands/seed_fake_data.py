@@ -56,6 +56,16 @@ def positive_float(value: str) -> float:
 class Command(BaseCommand):
     help = "Generate realistic fake users, communities, posts and engagement."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        """Bad arguments end in one readable line and exit 1, not argparse's usage block."""
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+
+        def one_line_error(message: str) -> None:
+            parser.exit(1, f"{subcommand}: error: {message}\n")
+
+        parser.error = one_line_error  # type: ignore[method-assign]
+        return parser
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--users", type=positive_int)
         parser.add_argument("--communities", type=positive_int)
