@@ -135,16 +135,23 @@ def event_append(
         envelope=envelope,
         occurred_at=occurred_at,
     )
-    transaction.on_commit(publish_soon_on_commit)
+    if not _publish_already_queued_on_commit():
+        transaction.on_commit(publish_soon_on_commit)
     return event
+
+
+def _publish_already_queued_on_commit() -> bool:
+    """Whether this transaction will already queue a publisher run when it commits. One run
+    drains every pending row, so a transaction with many events needs only one. (A callback
+    of a rolled-back savepoint is dropped from this list by Django as it rolls back.)"""
+    return any(func is publish_soon_on_commit for _, func, _ in connection.run_on_commit)
 
 
 def publish_soon_on_commit() -> None:
     """Queue one publisher run, without waiting on Kafka (the worker publishes) and without
     retrying the Redis publish (the sweep covers a lost run), so a broker outage costs the
-    request at most one connect timeout (CELERY_BROKER_CONNECTION_TIMEOUT). Several actions
-    in one request queue it once each; the publisher drains everything pending, so extra runs
-    find nothing and return at once."""
+    request at most one connect timeout (CELERY_BROKER_CONNECTION_TIMEOUT). event_append
+    queues it once per transaction; the publisher drains everything pending."""
     from analytics.tasks import outbox_publish
 
     try:

@@ -195,3 +195,40 @@ def test_queueing_the_publisher_returns_quickly_when_redis_is_unreachable(broker
     assert float(done.stdout.strip().splitlines()[-1]) < 5.0
     assert "could not queue outbox_publish" in done.stderr
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.django_db
+def test_a_transaction_with_many_events_queues_one_publisher_run(
+    django_capture_on_commit_callbacks,
+):
+    from django.db import transaction
+
+    from analytics.events import EventType, event_append, publish_soon_on_commit
+
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for actor in range(1, 6):
+            event_append(event_type=EventType.COMMUNITY_JOINED, actor_id=actor, community_id=1)
+        with transaction.atomic():
+            event_append(event_type=EventType.COMMUNITY_LEFT, actor_id=1, community_id=1)
+
+    assert callbacks == [publish_soon_on_commit]
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_savepoint_does_not_take_the_publisher_run_with_it(
+    django_capture_on_commit_callbacks,
+):
+    from django.db import transaction
+
+    from analytics.events import EventType, event_append, publish_soon_on_commit
+
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        try:
+            with transaction.atomic():
+                event_append(event_type=EventType.COMMUNITY_JOINED, actor_id=1, community_id=1)
+                raise RuntimeError("roll this savepoint back")
+        except RuntimeError:
+            pass
+        event_append(event_type=EventType.COMMUNITY_JOINED, actor_id=2, community_id=1)
+
+    assert callbacks == [publish_soon_on_commit]
