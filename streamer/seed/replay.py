@@ -129,6 +129,11 @@ class DirectReplayer:
             source=source,
         )  # fmt: skip
 
+    def posts_adopt(self, post_ids: dict[int, int]) -> None:
+        """Learn posts that worker processes created (plan index -> id)."""
+        posts = Post.objects.select_related("community").in_bulk(list(post_ids.values()))
+        self.posts.update({index: posts[pk] for index, pk in post_ids.items() if pk in posts})
+
     def run(self, actions: list[Action], progress: Callable[[int], None]) -> None:
         for offset in range(0, len(actions), CHUNK):
             chunk = actions[offset : offset + CHUNK]

@@ -9,6 +9,7 @@ import json
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from streamer.seed.parallel import run_parallel
 from streamer.seed.traffic import LiveTraffic, Plan, SeedSizes, plan_history
 
+COMMUNITY_VERBS = frozenset({"create_community", "join"})
 DEFAULT_PASSWORD = "streamer-fake-people"  # noqa: S105 - fake accounts, documented in README
 DEFAULTS = {"users": 200, "communities": 10, "posts": 1000, "actions": 20_000}
 
@@ -84,6 +87,12 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=positive_float, help="live seconds (default: ∞)")
         parser.add_argument("--ground-truth", metavar="FILE", type=Path)
         parser.add_argument("--password", default=DEFAULT_PASSWORD)
+        parser.add_argument(
+            "--workers",
+            type=positive_int,
+            default=2,
+            help="processes for posts and engagement in direct mode (default 2)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.console = Console(file=self.stdout._out, highlight=False)
@@ -145,18 +154,21 @@ class Command(BaseCommand):
         with self._progress() as progress:
             task = progress.add_task("people", total=len(plan.users))
             backend.create_users(lambda n: progress.advance(task, n))
-            phases = [
-                ("communities", {"create_community", "join"}),
-                ("posts", {"post"}),
-                ("engagement", {"view", "like", "unlike", "comment", "share"}),
-            ]
-            if options["days"]:
-                # Back-filled history replays in time order, all phases interleaved.
-                phases = [("history", None)]
-            for label, verbs in phases:
-                actions = [a for a in plan.actions if verbs is None or a.verb in verbs]
+            # Communities first; then posts and engagement in plan (time) order, which can be
+            # spread over worker processes by post without changing the outcome.
+            communities = [a for a in plan.actions if a.verb in COMMUNITY_VERBS]
+            posts_and_engagement = [a for a in plan.actions if a.verb not in COMMUNITY_VERBS]
+            runner = backend.run
+            if options["workers"] > 1 and not options["api"]:
+                runner = partial(
+                    run_parallel, backend, workers=options["workers"], by_time=bool(start)
+                )
+            for label, actions, run in (
+                ("communities", communities, backend.run),
+                ("posts, engagement", posts_and_engagement, runner),
+            ):
                 task = progress.add_task(label, total=len(actions))
-                backend.run(actions, lambda n, task=task: progress.advance(task, n))
+                run(actions, partial(progress.advance, task))
         if backend.videos_skipped:
             self.console.print(
                 f"[yellow]ffmpeg is not installed: {backend.videos_skipped} video posts were "
