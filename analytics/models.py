@@ -225,3 +225,134 @@ class SparkBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.query_name} batch {self.batch_id}"
+
+
+class ModelRun(models.Model):
+    """One training of the trend model (`spark_jobs.trends.train`), recorded by the Celery
+    task that launched it. `metrics` holds the holdout figures of the chosen model, of each
+    candidate algorithm and of the baselines, all measured in the same run:
+    {"model"|"gbt"|"linear"|"persistence"|"szabo_huberman": {"mae_log1p", "spearman",
+    "precision_at_10", "rows"}}. A run is promoted (used for predictions) only when it
+    succeeded and its model beat persistence on MAE; the newest promoted run is the live one."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+
+    version = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    trained_at = models.DateTimeField(null=True, blank=True, help_text="When training ended.")
+    duration_seconds = models.FloatField(null=True, blank=True)
+    horizon_minutes = models.PositiveIntegerField()
+    algorithm = models.CharField(max_length=16, blank=True, help_text="gbt or linear.")
+    training_rows = models.PositiveIntegerField(null=True, blank=True)
+    holdout_rows = models.PositiveIntegerField(null=True, blank=True)
+    data_until = models.DateTimeField(
+        null=True, blank=True, help_text="Last prediction time whose horizon had ended."
+    )
+    holdout_from = models.DateTimeField(null=True, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    artefact_path = models.CharField(max_length=500, blank=True)
+    promoted = models.BooleanField(default=False)
+    promotion_note = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "analytics_model_run"
+        indexes = [models.Index(fields=["promoted", "status", "id"], name="model_run_live")]
+
+    def __str__(self) -> str:
+        return f"model {self.version} ({self.status})"
+
+
+class PredictionRun(models.Model):
+    """One application of the live model (`spark_jobs.trends.predict`): the batch of
+    TrendPrediction and CommunityTrend rows it wrote. Readers use the newest succeeded run
+    only, so a batch becomes visible at once, when the task marks it succeeded."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+
+    model_run = models.ForeignKey(
+        ModelRun, on_delete=models.CASCADE, null=True, blank=True, related_name="prediction_runs"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    as_of = models.DateTimeField(
+        null=True, blank=True, help_text="The prediction time: features use data before it."
+    )
+    posts_scored = models.PositiveIntegerField(null=True, blank=True)
+    communities_scored = models.PositiveIntegerField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "analytics_prediction_run"
+        indexes = [models.Index(fields=["status", "id"], name="prediction_run_latest")]
+
+    def __str__(self) -> str:
+        return f"predictions #{self.pk} ({self.status})"
+
+
+class TrendPrediction(models.Model):
+    """A post's predicted engagement score over the model's horizon after `as_of`.
+
+    `trend_score` = log2((predicted + 1) / (last hour's engagement + 1)): above 0 the post is
+    expected to gain pace. `rank` orders the batch by predicted engagement (1 = most). The
+    foreign key has no database constraint: the Spark job writes while posts may be deleted."""
+
+    run = models.ForeignKey(PredictionRun, on_delete=models.CASCADE, related_name="posts")
+    model_run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(
+        "posts.Post", on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
+    predicted_engagement = models.FloatField()
+    last_hour_engagement = models.FloatField(default=0)
+    trend_score = models.FloatField()
+    rank = models.PositiveIntegerField()
+    as_of = models.DateTimeField()
+    generated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "analytics_trend_prediction"
+        constraints = [models.UniqueConstraint(fields=["run", "post"], name="trend_prediction_key")]
+        indexes = [models.Index(fields=["run", "rank"], name="trend_prediction_rank")]
+
+    def __str__(self) -> str:
+        return f"post {self.post_id} #{self.rank} ({self.predicted_engagement:.1f})"
+
+
+class CommunityTrend(models.Model):
+    """A community's predicted engagement over the horizon: the sum over its candidate
+    posts' predictions, with the same trend score and ranking as TrendPrediction."""
+
+    run = models.ForeignKey(PredictionRun, on_delete=models.CASCADE, related_name="communities")
+    model_run = models.ForeignKey(ModelRun, on_delete=models.CASCADE, related_name="+")
+    community = models.ForeignKey(
+        "communities.Community", on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
+    predicted_engagement = models.FloatField()
+    last_hour_engagement = models.FloatField(default=0)
+    trend_score = models.FloatField()
+    rank = models.PositiveIntegerField()
+    posts_scored = models.PositiveIntegerField(default=0)
+    as_of = models.DateTimeField()
+    generated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "analytics_community_trend"
+        constraints = [
+            models.UniqueConstraint(fields=["run", "community"], name="community_trend_key")
+        ]
+        indexes = [models.Index(fields=["run", "rank"], name="community_trend_rank")]
+
+    def __str__(self) -> str:
+        return f"community {self.community_id} #{self.rank} ({self.predicted_engagement:.1f})"
