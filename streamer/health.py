@@ -162,8 +162,8 @@ def topic_lag(topic: str, consumed: dict[str, int]) -> int:
     consumer = KafkaConsumer(
         bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
         client_id="streamer-status",
-        request_timeout_ms=3000,
-        api_version_auto_timeout_ms=3000,
+        request_timeout_ms=5000,
+        bootstrap_timeout_ms=3000,
     )
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
