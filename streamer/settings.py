@@ -193,6 +193,27 @@ OUTBOX_PUBLISH_BUDGET_SECONDS = env.float("OUTBOX_PUBLISH_BUDGET_SECONDS", defau
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=60)
 OUTBOX_LAG_ALERT_SECONDS = env.int("OUTBOX_LAG_ALERT_SECONDS", default=60)
 
+# Analytics dashboard (admin "Analytics" page and /api/v1/analytics/summary/): how often the
+# page refreshes, and when a pipeline part turns amber or red (analytics.selectors):
+# - outbox: amber when the oldest pending event is older than ANALYTICS_OUTBOX_AMBER_SECONDS,
+#   red past ANALYTICS_OUTBOX_RED_SECONDS or with any failed event;
+# - Spark job: amber/red when it is ANALYTICS_SPARK_LAG_*_EVENTS messages behind the topic, or
+#   behind at all with no batch for ANALYTICS_SPARK_STALE_*_SECONDS; amber with no batch yet
+#   or when the lag cannot be read (its Kafka lookup is cached ANALYTICS_SPARK_LAG_CACHE_SECONDS);
+# - dead letters: amber/red at ANALYTICS_DEAD_LETTERS_* messages rejected in the last 24 hours.
+ANALYTICS_DASHBOARD_REFRESH_SECONDS = env.int("ANALYTICS_DASHBOARD_REFRESH_SECONDS", default=5)
+ANALYTICS_OUTBOX_AMBER_SECONDS = env.int("ANALYTICS_OUTBOX_AMBER_SECONDS", default=15)
+ANALYTICS_OUTBOX_RED_SECONDS = env.int(
+    "ANALYTICS_OUTBOX_RED_SECONDS", default=OUTBOX_LAG_ALERT_SECONDS
+)
+ANALYTICS_SPARK_LAG_AMBER_EVENTS = env.int("ANALYTICS_SPARK_LAG_AMBER_EVENTS", default=1_000)
+ANALYTICS_SPARK_LAG_RED_EVENTS = env.int("ANALYTICS_SPARK_LAG_RED_EVENTS", default=10_000)
+ANALYTICS_SPARK_STALE_AMBER_SECONDS = env.int("ANALYTICS_SPARK_STALE_AMBER_SECONDS", default=60)
+ANALYTICS_SPARK_STALE_RED_SECONDS = env.int("ANALYTICS_SPARK_STALE_RED_SECONDS", default=300)
+ANALYTICS_SPARK_LAG_CACHE_SECONDS = env.int("ANALYTICS_SPARK_LAG_CACHE_SECONDS", default=5)
+ANALYTICS_DEAD_LETTERS_AMBER = env.int("ANALYTICS_DEAD_LETTERS_AMBER", default=1)
+ANALYTICS_DEAD_LETTERS_RED = env.int("ANALYTICS_DEAD_LETTERS_RED", default=100)
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
