@@ -4,11 +4,21 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from analytics.models import OutboxEvent
+from analytics.models import (
+    CommunityEngagement,
+    CommunityTrend,
+    EngagementDeadLetter,
+    ModelRun,
+    OutboxEvent,
+    PostEngagement,
+    PredictionRun,
+    SparkBatch,
+    TrendPrediction,
+)
 from analytics.publisher import outbox_lag, outbox_retry_failed
 
 
@@ -67,3 +77,220 @@ class OutboxEventAdmin(admin.ModelAdmin):
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[OutboxEvent]) -> None:
         count = outbox_retry_failed(ids=queryset.values_list("id", flat=True))
         self.message_user(request, f"{count} failed event(s) put back to pending.", messages.INFO)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A table written by the pipeline only: listed and inspected, never edited here."""
+
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class EngagementAdmin(ReadOnlyAdmin):
+    """Metric rows. The list opens on the day rollups: a grain filter keeps the date
+    hierarchy and the count on the (grain, window_start) index even with months of
+    stream-window rows in the table."""
+
+    date_hierarchy = "window_start"
+    list_filter = ("grain",)
+    ordering = ("-window_start",)
+    default_grain = "day"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if "grain__exact" not in request.GET and "e" not in request.GET:
+            query = request.GET.copy()
+            query["grain__exact"] = self.default_grain
+            return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.display(description="score", ordering="engagement_score")
+    def score(self, obj: PostEngagement | CommunityEngagement) -> str:
+        return f"{obj.engagement_score:.1f}"
+
+
+@admin.register(PostEngagement)
+class PostEngagementAdmin(EngagementAdmin):
+    list_display = (
+        "window_start",
+        "grain",
+        "post_id",
+        "community_id",
+        "views",
+        "likes",
+        "unlikes",
+        "comments",
+        "shares",
+        "distinct_actors",
+        "score",
+        "updated_at",
+    )
+    search_fields = ("=post_id", "=community_id")
+
+
+@admin.register(CommunityEngagement)
+class CommunityEngagementAdmin(EngagementAdmin):
+    list_display = (
+        "window_start",
+        "grain",
+        "community_id",
+        "views",
+        "likes",
+        "comments",
+        "shares",
+        "posts_created",
+        "members_joined",
+        "members_left",
+        "distinct_actors",
+        "score",
+        "updated_at",
+    )
+    search_fields = ("=community_id",)
+
+
+@admin.register(EngagementDeadLetter)
+class EngagementDeadLetterAdmin(ReadOnlyAdmin):
+    date_hierarchy = "received_at"
+    list_display = ("received_at", "topic", "partition", "offset", "error", "value_short")
+    list_filter = ("topic", "partition")
+    search_fields = ("error", "=offset")
+    ordering = ("-received_at", "-id")
+    fields = (
+        "topic",
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        "received_at",
+        "error",
+        "key_text",
+        "raw_text",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="value")
+    def value_short(self, obj: EngagementDeadLetter) -> str:
+        return Truncator(obj.raw_text).chars(80)
+
+    @admin.display(description="raw key")
+    def key_text(self, obj: EngagementDeadLetter) -> str:
+        return bytes(obj.raw_key or b"").decode("utf-8", errors="replace")
+
+
+@admin.register(SparkBatch)
+class SparkBatchAdmin(ReadOnlyAdmin):
+    date_hierarchy = "applied_at"
+    list_display = (
+        "applied_at",
+        "query_name",
+        "batch_id",
+        "topic",
+        "message_count",
+        "output_rows",
+        "watermark",
+        "query_id",
+    )
+    list_filter = ("query_name", "topic")
+    search_fields = ("=query_id", "=batch_id")
+    ordering = ("-applied_at", "-id")
+    readonly_fields = [field.name for field in SparkBatch._meta.fields]
+
+
+@admin.register(ModelRun)
+class ModelRunAdmin(ReadOnlyAdmin):
+    date_hierarchy = "started_at"
+    list_display = (
+        "version",
+        "status",
+        "promoted",
+        "algorithm",
+        "started_at",
+        "duration_seconds",
+        "horizon_minutes",
+        "training_rows",
+        "mae_model",
+        "mae_persistence",
+        "mae_szabo_huberman",
+    )
+    list_filter = ("status", "promoted", "algorithm")
+    search_fields = ("version", "error")
+    ordering = ("-id",)
+
+    @staticmethod
+    def _mae(obj: ModelRun, who: str) -> str:
+        value = (obj.metrics or {}).get(who, {}).get("mae_log1p")
+        return "-" if value is None else f"{value:.3f}"
+
+    @admin.display(description="MAE model")
+    def mae_model(self, obj: ModelRun) -> str:
+        return self._mae(obj, "model")
+
+    @admin.display(description="MAE persistence")
+    def mae_persistence(self, obj: ModelRun) -> str:
+        return self._mae(obj, "persistence")
+
+    @admin.display(description="MAE Szabo-Huberman")
+    def mae_szabo_huberman(self, obj: ModelRun) -> str:
+        return self._mae(obj, "szabo_huberman")
+
+
+@admin.register(PredictionRun)
+class PredictionRunAdmin(ReadOnlyAdmin):
+    date_hierarchy = "started_at"
+    list_display = (
+        "id",
+        "status",
+        "as_of",
+        "model_run",
+        "posts_scored",
+        "communities_scored",
+        "duration_seconds",
+    )
+    list_filter = ("status",)
+    search_fields = ("=id", "model_run__version")
+    list_select_related = ("model_run",)
+    ordering = ("-id",)
+
+
+@admin.register(TrendPrediction)
+class TrendPredictionAdmin(ReadOnlyAdmin):
+    date_hierarchy = "generated_at"
+    list_display = (
+        "generated_at",
+        "run_id",
+        "rank",
+        "post_id",
+        "predicted_engagement",
+        "last_hour_engagement",
+        "trend_score",
+        "model_run",
+    )
+    list_filter = ("model_run",)
+    search_fields = ("=post__id", "=run__id")
+    list_select_related = ("model_run",)
+    ordering = ("-run_id", "rank")
+
+
+@admin.register(CommunityTrend)
+class CommunityTrendAdmin(TrendPredictionAdmin):
+    list_display = (
+        "generated_at",
+        "run_id",
+        "rank",
+        "community_id",
+        "predicted_engagement",
+        "last_hour_engagement",
+        "trend_score",
+        "posts_scored",
+        "model_run",
+    )
+    search_fields = ("=community__id", "=run__id")
