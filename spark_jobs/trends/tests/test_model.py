@@ -1,0 +1,139 @@
+"""Metrics, baselines, the time split, and training plus prediction on a small synthetic
+history in which a planted viral post must come out first."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from pyspark.ml import PipelineModel
+from pyspark.sql import functions as F
+
+from spark_jobs.trends import metrics
+from spark_jobs.trends.features import FeatureConfig, post_features, training_frame
+from spark_jobs.trends.model import (
+    PREDICTION,
+    TrainConfig,
+    community_trends,
+    fit_and_evaluate,
+    ranked_posts,
+    time_split,
+    with_prediction,
+)
+from spark_jobs.trends.tests.helpers import T0, minutes, synthetic_history, times_frame
+
+pytestmark = pytest.mark.spark
+
+FAST = TrainConfig(
+    features=FeatureConfig(horizon_minutes=60, max_age_hours=48),
+    holdout_fraction=0.3,
+    gbt_max_iter=15,
+    gbt_max_depth=4,
+)
+
+
+def scored_frame(spark, rows):
+    schema = "as_of timestamp, post_id long, p double, engagement_next double"
+    return spark.createDataFrame(rows, schema)
+
+
+def test_metrics_on_a_hand_made_holdout(spark):
+    frame = scored_frame(
+        spark,
+        [
+            (T0, 1, 9.0, 10.0),
+            (T0, 2, 5.0, 0.0),
+            (T0, 3, 1.0, 4.0),
+            (T0, 4, 0.0, 0.0),
+            (minutes(15), 1, 3.0, 0.0),
+            (minutes(15), 2, 2.0, 7.0),
+            (minutes(15), 3, 1.0, 7.0),
+            (minutes(15), 4, 0.0, 0.0),
+        ],
+    )
+    mae = (
+        sum(
+            abs(math.log1p(p) - math.log1p(t))
+            for p, t in [(9, 10), (5, 0), (1, 4), (0, 0), (3, 0), (2, 7), (1, 7), (0, 0)]
+        )
+        / 8
+    )
+    assert metrics.mae_log1p(frame, "p") == pytest.approx(mae)
+    # Top 2 by prediction at T0: posts 1, 2 (one hit of two); at +15: 1, 2 (post 2 ties post 3
+    # for the most engagement, so it is a hit) -> (1/2 + 1/2) / 2.
+    assert metrics.precision_at_k(frame, "p", k=2) == pytest.approx(0.5)
+    assert metrics.precision_at_k(frame, "p", k=1) == pytest.approx(0.5)
+    perfect = frame.withColumn("p", F.col("engagement_next"))
+    assert metrics.spearman(perfect, "p") == pytest.approx(1.0)
+    assert metrics.precision_at_k(perfect, "p", k=2) == pytest.approx(1.0)
+    reversed_ = frame.withColumn("p", -F.col("engagement_next"))
+    assert metrics.spearman(reversed_, "p") == pytest.approx(-1.0)
+
+
+def test_szabo_huberman_fits_a_log_offset_per_age(spark):
+    rows = [
+        # age 30 min: the count doubles (in log1p terms: +log 2 for N+1 = 2, 4, ...)
+        (T0, 1, 30.0, 1.0, 2.0),
+        (T0, 2, 30.0, 3.0, 4.0),
+        # age 3000 min: nothing more happens
+        (T0, 3, 3000.0, 5.0, 0.0),
+    ]
+    frame = spark.createDataFrame(
+        rows,
+        "as_of timestamp, post_id long, age_minutes double, engagement_total double, "
+        "engagement_next double",
+    )
+    fitted = metrics.szabo_huberman_fit(frame)
+    assert fitted["b_0"] == pytest.approx(math.log(2))
+    assert fitted["b_7"] == pytest.approx(0.0)
+    predicted = {
+        r["post_id"]: r[metrics.SZABO_HUBERMAN]
+        for r in metrics.with_szabo_huberman(frame, fitted).collect()
+    }
+    assert predicted == pytest.approx({1: 2.0, 2: 4.0, 3: 0.0})
+
+
+def test_time_split_keeps_training_horizons_out_of_the_holdout(spark):
+    times = [T0 + timedelta(minutes=15 * i) for i in range(20)]
+    frame = times_frame(spark, times).withColumn("post_id", F.lit(1))
+    train, holdout, split_at = time_split(frame, holdout_fraction=0.25, horizon_minutes=60)
+    assert split_at == times[15]
+    assert max(r["as_of"] for r in train.collect()) == times[11]
+    assert min(r["as_of"] for r in holdout.collect()) == times[15]
+    with pytest.raises(ValueError, match="not enough history"):
+        time_split(frame, holdout_fraction=0.25, horizon_minutes=400)
+
+
+def test_training_and_prediction_rank_the_viral_post_first(spark, tmp_path):
+    history = synthetic_history()
+    frames = history.frames(spark)
+    grid = times_frame(spark, [T0 - timedelta(minutes=10 * i) for i in range(6, 58)])
+    frame = training_frame(times=grid, config=FAST.features, **frames).cache()
+    result = fit_and_evaluate(frame, FAST)
+
+    assert result.training_rows > 0 and result.holdout_rows > 0
+    for name in ("gbt", "linear", "persistence", "szabo_huberman", "model"):
+        assert set(result.metrics[name]) >= {"mae_log1p", "spearman", "precision_at_10"}
+    assert result.algorithm in ("gbt", "linear")
+    assert result.metrics["model"]["mae_log1p"] == min(
+        result.metrics["gbt"]["mae_log1p"], result.metrics["linear"]["mae_log1p"]
+    )
+    assert result.promote == (
+        result.metrics["model"]["mae_log1p"] < result.metrics["persistence"]["mae_log1p"]
+    )
+
+    result.model.write().overwrite().save(str(tmp_path / "model"))
+    model = PipelineModel.load(str(tmp_path / "model"))
+    features = post_features(times=times_frame(spark, [T0]), config=FAST.features, **frames)
+    ranked = ranked_posts(with_prediction(model, features)).cache()
+    top = ranked.orderBy("rank").limit(3).collect()
+    assert top[0]["post_id"] == 1
+    assert top[0]["rank"] == 1
+    assert top[0][PREDICTION] > 2 * top[1][PREDICTION]
+    assert top[0]["trend_score"] == pytest.approx(
+        math.log2((top[0][PREDICTION] + 1) / (top[0]["last_hour_engagement"] + 1))
+    )
+    communities = community_trends(ranked).orderBy("rank").collect()
+    assert communities[0]["community_id"] == 2
+    assert sum(c["posts_scored"] for c in communities) == ranked.count()
