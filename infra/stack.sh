@@ -11,7 +11,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VAR="$ROOT/var"
+# STREAMER_VAR_DIR moves the services' data, pids and logs (e.g. a private stack for the fault
+# suite on other ports); the Kafka jars always come from var/jars.
+VAR="${STREAMER_VAR_DIR:-$ROOT/var}"
 RUN="$VAR/run"
 LOG="$VAR/log"
 mkdir -p "$RUN" "$LOG"
@@ -29,7 +31,7 @@ MARIADB_DIR="$VAR/mariadb"
 MARIADB_SOCK="$RUN/mariadb.sock"
 REDIS_DIR="$VAR/redis"
 KAFKA_DIR="$VAR/kafka"
-KAFKA_JARS="$VAR/jars/kafka"
+KAFKA_JARS="$ROOT/var/jars/kafka"
 
 log() { printf '%s\n' "$*" >&2; }
 
