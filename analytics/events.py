@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -109,15 +110,20 @@ def event_append(
     post_id: int | None = None,
     payload: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
-) -> OutboxEvent:
+) -> OutboxEvent | None:
     """Append an event to the outbox. The caller must be inside `transaction.atomic()`: the
     event then commits (or rolls back) with the change it describes. After commit, a
     publisher task is queued; if that fails, the periodic sweep publishes the row later.
 
     Raises jsonschema.ValidationError (before writing anything) when the envelope breaks the
-    v1 schema, so an invalid event fails the action that produced it, in tests first."""
+    v1 schema, so an invalid event fails the action that produced it, in tests first.
+
+    With EVENTS_ENABLED off (only for the write-path benchmark) nothing is appended and None
+    is returned."""
     if not connection.in_atomic_block:
         raise RuntimeError("event_append must run inside transaction.atomic()")
+    if not settings.EVENTS_ENABLED:
+        return None
     occurred_at = occurred_at or timezone.now()
     envelope = envelope_build(
         event_type=event_type,

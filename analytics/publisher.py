@@ -47,6 +47,7 @@ from django.utils import timezone
 from kafka import KafkaProducer
 from kafka.errors import (
     KafkaError,
+    KafkaTimeoutError,
     MessageSizeTooLargeError,
     RecordListTooLargeError,
 )
@@ -383,14 +384,21 @@ def _batch_send(
             break
         futures.append((row, future))
 
-    wait_seconds = settings.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS / 1000 + 10
+    # One deadline for the whole batch, not one per future: a producer that never completes
+    # its futures (seen after a broker restart) must not hold the batch for rows x timeout.
+    # A future still open at the deadline means the producer is stuck, so it is discarded and
+    # the next run connects afresh.
+    deadline = time.monotonic() + settings.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS / 1000 + 10
     size_rejected: list[ClaimedRow] = []
     broken = False
     for row, future in futures:
         try:
-            metadata = future.get(timeout=wait_seconds)
+            metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
         except SIZE_ERRORS:
             size_rejected.append(row)
+        except KafkaTimeoutError as exc:
+            outcome.transient([row], exc)
+            broken = broken or not future.is_done
         except KafkaError as exc:
             outcome.transient([row], exc)
             broken = broken or not exc.retriable

@@ -6,6 +6,7 @@ service and the API never restates it. A database outage becomes a clean 503."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -68,6 +69,10 @@ def api_not_found(request, exception=None):
 
 
 def api_server_error(request):
+    from streamer.middleware import DATABASE_ERRORS, database_unavailable_response
+
+    if isinstance(sys.exc_info()[1], DATABASE_ERRORS):
+        return database_unavailable_response(request)
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Server error."}, status=500)
     return server_error(request)
