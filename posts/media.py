@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import struct
 import subprocess
 import tempfile
 import uuid
@@ -101,6 +102,8 @@ def image_process(upload: File) -> ProcessedMedia:
         SyntaxError,  # Pillow's verify() reports broken chunks this way
         ValueError,
         EOFError,
+        IndexError,  # a structure walk ran off the end (posts.media.image_end)
+        struct.error,
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
     ) as exc:
@@ -126,6 +129,10 @@ def _image_process_bytes(data: bytes) -> ProcessedMedia:
         probe.verify()
     if image_format not in IMAGE_FORMATS:
         raise UnidentifiedImageError(image_format)
+    if image_end(data, image_format) != len(data):
+        # Bytes after the image's end are another file riding along (GIF+HTML/JS, PNG+ZIP
+        # polyglots); GIFs are stored as uploaded, so such a file would be served verbatim.
+        raise ValueError(f"{image_format}: data after the end of the image")
     content_type, extension = IMAGE_FORMATS[image_format]
     with _image_open(data) as image:
         image.load()
@@ -145,6 +152,78 @@ def _image_process_bytes(data: bytes) -> ProcessedMedia:
         media=full,
         thumbnail=thumbnail,
     )
+
+
+def image_end(data: bytes, image_format: str) -> int:
+    """Offset just past the image's last structure (PNG IEND chunk, GIF trailer, the RIFF
+    length of WebP, JPEG's EOI after the last scan, and after any further JPEGs appended by
+    a phone); ValueError when the structure breaks."""
+    if image_format == "PNG":
+        at = 8
+        while at + 12 <= len(data):
+            (length,) = struct.unpack(">I", data[at : at + 4])
+            kind = data[at + 4 : at + 8]
+            at += 12 + length
+            if kind == b"IEND":
+                return at
+        raise ValueError("PNG without IEND")
+    if image_format == "WEBP":
+        return 8 + int.from_bytes(data[4:8], "little") + (int.from_bytes(data[4:8], "little") & 1)
+    if image_format == "GIF":
+        return _gif_end(data)
+    # Phones append further JPEGs after the first (MPF: depth maps, previews); those are fine.
+    end = _jpeg_end(data)
+    while data[end : end + 2] == b"\xff\xd8":
+        end += _jpeg_end(data[end:])
+    return end
+
+
+def _gif_sub_blocks(data: bytes, at: int) -> int:
+    while data[at] != 0:
+        at += data[at] + 1
+    return at + 1
+
+
+def _gif_end(data: bytes) -> int:
+    at = 13
+    if data[10] & 0x80:
+        at += 3 * 2 ** ((data[10] & 7) + 1)
+    while True:
+        block = data[at]
+        if block == 0x3B:  # trailer
+            return at + 1
+        if block == 0x21:  # extension: label, then sub-blocks
+            at = _gif_sub_blocks(data, at + 2)
+        elif block == 0x2C:  # image descriptor, local colour table, LZW size, sub-blocks
+            flags = data[at + 9]
+            at += 10 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+            at = _gif_sub_blocks(data, at + 1)
+        else:
+            raise ValueError(f"GIF: unknown block 0x{block:02x}")
+
+
+def _jpeg_end(data: bytes) -> int:
+    at = 2  # after SOI
+    while at + 2 <= len(data):
+        if data[at] != 0xFF:
+            raise ValueError("JPEG: marker expected")
+        marker = data[at + 1]
+        if marker == 0xD9:  # EOI
+            return at + 2
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            at += 2
+            continue
+        (length,) = struct.unpack(">H", data[at + 2 : at + 4])
+        at += 2 + length
+        if marker == 0xDA:  # start of scan: entropy-coded data up to the next real marker
+            while at + 1 < len(data) and not (
+                data[at] == 0xFF and data[at + 1] not in (0x00, *range(0xD0, 0xD8))
+            ):
+                at += 1
+    raise ValueError("JPEG without EOI")
 
 
 def _upright(image: Image.Image) -> Image.Image:
