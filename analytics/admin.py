@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -12,6 +13,7 @@ from analytics.models import (
     CommunityEngagement,
     CommunityTrend,
     EngagementDeadLetter,
+    EngagementGrain,
     ModelRun,
     OutboxEvent,
     PostEngagement,
@@ -96,21 +98,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class EngagementAdmin(ReadOnlyAdmin):
-    """Metric rows. The list opens on the day rollups: a grain filter keeps the date
-    hierarchy and the count on the (grain, window_start) index even with months of
-    stream-window rows in the table."""
+    """Metric rows. The list opens on the day rollups, and stream-window rows open on one
+    day (today, UTC): the row count and the date hierarchy then stay on a short range of
+    the (grain, window_start) index even with months of minute rows in the table."""
 
     date_hierarchy = "window_start"
     list_filter = ("grain",)
     ordering = ("-window_start",)
-    default_grain = "day"
+    default_grain = EngagementGrain.DAY
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        if "grain__exact" not in request.GET and "e" not in request.GET:
-            query = request.GET.copy()
+        query = request.GET.copy()
+        if "e" not in query and "grain__exact" not in query:
             query["grain__exact"] = self.default_grain
+        elif query.get("grain__exact") == EngagementGrain.WINDOW and not any(
+            name.startswith("window_start__") for name in query
+        ):
+            today = timezone.now()
+            query.update(
+                {
+                    "window_start__year": str(today.year),
+                    "window_start__month": str(today.month),
+                    "window_start__day": str(today.day),
+                }
+            )
+        if query != request.GET:
             return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
         return super().changelist_view(request, extra_context=extra_context)
 

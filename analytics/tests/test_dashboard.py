@@ -12,6 +12,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from analytics.models import (
     CommunityEngagement,
@@ -201,8 +202,18 @@ def test_metric_lists_open_on_the_day_rollups(analytics_rows, superuser_client):
 
     day = superuser_client.get(response["Location"])
     assert day.context["cl"].result_count == 2  # posts 70 and 71, one day row each
-    window = superuser_client.get("/admin/analytics/postengagement/?grain__exact=window&post_id=70")
-    assert window.status_code == 200
+    window = superuser_client.get("/admin/analytics/postengagement/?grain__exact=window")
+    assert window.status_code == 302
+    today = timezone.now()
+    assert window["Location"] == (
+        "/admin/analytics/postengagement/?grain__exact=window&window_start__year="
+        f"{today.year}&window_start__month={today.month}&window_start__day={today.day}"
+    )
+    on_the_day = superuser_client.get(
+        "/admin/analytics/postengagement/?grain__exact=window"
+        "&window_start__year=2026&window_start__month=11&window_start__day=30"
+    )
+    assert on_the_day.context["cl"].result_count == 2
     searched = superuser_client.get("/admin/analytics/postengagement/?grain__exact=hour&q=71")
     assert [row.post_id for row in searched.context["cl"].result_list] == [71]
 
