@@ -71,6 +71,7 @@ class StreamerAdminSite(admin.AdminSite):
         return app_list
 
     def analytics_dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        request.current_app = self.name
         context = {
             **self.each_context(request),
             "title": "Analytics",
@@ -105,5 +106,4 @@ class StreamerAdminSite(admin.AdminSite):
                 "dead_red": settings.ANALYTICS_DEAD_LETTERS_RED,
             },
         }
-        request.current_app = self.name
         return TemplateResponse(request, "admin/analytics/dashboard.html", context)
