@@ -292,7 +292,7 @@
     const persistence = run ? runMetric(run, "persistence", "mae_log1p") : null;
     setKpi("model_mae", mae === null ? "–" : Number(mae).toFixed(3));
     let note = "no model runs yet";
-    if (run) note = persistence === null ? `run ${run.version || run.id}` : `persistence: ${Number(persistence).toFixed(2)}`;
+    if (run) note = persistence === null ? `run ${run.version || run.id}` : `persist. ${Number(persistence).toFixed(3)}`;
     setKpi("model_note", note);
     root.querySelector(".ad-tile-model").title = run
       ? `Latest run ${run.version || run.id} (${run.status || "?"}): holdout MAE on log1p engagement`
