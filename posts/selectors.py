@@ -51,11 +51,14 @@ def _posts_for_viewer(viewer: User | AnonymousUser) -> QuerySet[Post]:
         liked = Exists(Like.objects.filter(post=OuterRef("pk"), user=viewer))
     else:
         liked = Value(False, output_field=BooleanField())
+    # Community and author are prefetched, not joined: with those INNER JOINs MariaDB may start
+    # from auth_user and sort every post (3 s at 100k posts, bench/read_path.py); without them
+    # the feed query walks the post_hot / post_created index and stops after one page. The
+    # related rows then come by primary key, one query per relation (constant per page).
     return (
         Post.objects.filter(deleted_at__isnull=True)
-        .select_related(
-            "community", "author", "shared_from", "shared_from__community", "shared_from__author"
-        )
+        .select_related("shared_from")  # a LEFT JOIN: cannot come before posts_post
+        .prefetch_related("community", "author", "shared_from__community", "shared_from__author")
         .annotate(liked=liked)
     )
 

@@ -58,7 +58,9 @@ def test_feed_page_query_count_does_not_grow_with_page_size(owner_and_community)
         return len(queries)
 
     small, large = run(3), run(30)
-    assert small == large == 2  # COUNT + the page
+    # COUNT, the page, then by pk: communities, authors, reposts' communities and authors.
+    # (Joined into the page query they made MariaDB sort every post: tests/test_bench_feeds.py.)
+    assert small == large == 6
 
 
 def test_feed_pages_render_in_a_constant_number_of_queries(
@@ -68,7 +70,7 @@ def test_feed_pages_render_in_a_constant_number_of_queries(
     fill_feed(owner, community, 25)
     client.force_login(owner)
     for url in (reverse("home"), community.get_absolute_url()):
-        with django_assert_max_num_queries(10):
+        with django_assert_max_num_queries(14):  # + 4 prefetches (tests/test_bench_feeds.py)
             response = client.get(url)
         assert len(response.context["page"].object_list) == 20
 

@@ -1,0 +1,168 @@
+"""Benchmark 2, read path: p50/p95/p99 latency and requests/s of the home feed page, a
+community feed page and the post list API with POSTS posts and LIKES likes loaded, at 32
+concurrent clients (wrk), plus the SQL queries each request runs.
+
+    .venv/bin/python bench/read_path.py [--posts 1000000] [--likes 10000000]
+        [--users 100000] [--communities 100] [--connections 32] [--seconds 30] [--keep]
+
+Loading is in bulk and outside the API: INSERT ... SELECT from MariaDB's sequence engine
+(seq_1_to_N), so 10,000,000 likes are one statement. Likes are spread evenly over posts
+(user u likes LIKES/USERS distinct posts); like_count and hot_score are then computed from
+them as posts/ranking.py does. Requests are anonymous (the site's public pages and API).
+The baseline beside each page is the same gunicorn answering /healthz-like static work: the
+post list API with `page_size=1`, i.e. the framework and one-row cost.
+
+Own database (bench_read, dropped afterwards unless --keep; with --keep a second run with
+the same sizes reuses the loaded data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    CORES,
+    app_env,
+    database_fresh,
+    gunicorn,
+    gunicorn_workers,
+    manage,
+    sql,
+    wrk,
+)
+
+DB = "bench_read"
+HOT_EPOCH = "2024-01-01 00:00:00"
+
+QUERIES = """
+import json
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+client = Client()
+out = {}
+for name, path in json.loads('PATHS').items():
+    client.get(path)  # warm
+    with CaptureQueriesContext(connection) as ctx:
+        status = client.get(path).status_code
+    out[name] = [status, len(ctx.captured_queries)]
+print("QUERIES", json.dumps(out))
+"""
+
+
+def load(args: argparse.Namespace) -> None:
+    users, posts, likes, communities = args.users, args.posts, args.likes, args.communities
+    per_user = max(1, likes // users)
+    assert per_user <= posts, "each user likes distinct posts: likes/users must be <= posts"
+    steps = [
+        (
+            "users",
+            f"""INSERT INTO auth_user (password, is_superuser, username, first_name,
+            last_name, email, is_staff, is_active, date_joined)
+            SELECT '!', 0, CONCAT('reader', seq), '', '', '', 0, 1, NOW(6)
+            FROM seq_1_to_{users}""",  # noqa: S608 - integers from argparse
+        ),
+        (
+            "communities",
+            f"""INSERT INTO communities_community (name, slug, description,
+            created_at, member_count, created_by_id)
+            SELECT CONCAT('Community ', seq), CONCAT('community-', seq), 'Bench community',
+            NOW(6), 0, 1 FROM seq_1_to_{communities}""",  # noqa: S608
+        ),
+        (
+            "posts",
+            f"""INSERT INTO posts_post (kind, text, attribution, media, thumbnail,
+            media_content_type, created_at, like_count, comment_count, share_count, hot_score,
+            author_id, community_id)
+            SELECT 'quote', CONCAT('A quote worth reading, number ', seq), '', '', '', '',
+            NOW(6) - INTERVAL (seq MOD 2592000) SECOND, 0, 0, 0, 0,
+            1 + seq MOD {users}, 1 + seq MOD {communities} FROM seq_1_to_{posts}""",  # noqa: S608
+        ),
+        (
+            "likes",
+            f"""INSERT INTO posts_like (created_at, user_id, post_id)
+            SELECT NOW(6), 1 + (seq - 1) DIV {per_user}, 1 + ((seq * 7919) MOD {posts})
+            FROM seq_1_to_{per_user * users}""",  # noqa: S608
+        ),
+        (
+            "like counts",
+            """UPDATE posts_post p JOIN (SELECT post_id, COUNT(*) AS n
+            FROM posts_like GROUP BY post_id) l ON l.post_id = p.id SET p.like_count = l.n""",
+        ),
+        (
+            "hot scores",
+            f"""UPDATE posts_post SET hot_score = LOG10(GREATEST(like_count, 1))
+            + (UNIX_TIMESTAMP(created_at) - UNIX_TIMESTAMP('{HOT_EPOCH}')) / 45000""",  # noqa: S608
+        ),
+    ]
+    for name, statement in steps:
+        started = time.monotonic()
+        sql(statement, DB)
+        print(f"  loaded {name} in {time.monotonic() - started:.1f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--posts", type=int, default=1_000_000)
+    parser.add_argument("--likes", type=int, default=10_000_000)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--communities", type=int, default=100)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--port", type=int, default=8772)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    loaded = sql(f"SHOW DATABASES LIKE '{DB}'").strip() and sql(
+        "SELECT COUNT(*) FROM posts_post", DB
+    ).strip() == str(args.posts)
+    if not loaded:
+        database_fresh(DB)
+        started = time.monotonic()
+        load(args)
+        print(f"  bulk load: {time.monotonic() - started:.1f} s", flush=True)
+    like_rows = int(sql("SELECT COUNT(*) FROM posts_like", DB))
+    paths = {
+        "home feed page": "/",
+        "community feed page": "/c/community-7/",
+        "post list API": "/api/v1/posts/",
+        "baseline: post list API, 1 row": "/api/v1/posts/?page_size=1",
+    }
+    env = app_env(DB)
+    out = manage(env, "shell", "-c", QUERIES.replace("PATHS", json.dumps(paths)))
+    queries = json.loads(out.split("QUERIES ", 1)[1])
+    try:
+        rows = []
+        with gunicorn(env, args.port) as url:
+            for name, path in paths.items():
+                wrk(url + path, connections=args.connections, seconds=3)  # warm-up
+                figures = wrk(url + path, connections=args.connections, seconds=args.seconds)
+                rows.append((name, path, figures))
+                print(f"  {name}: {figures}", flush=True)
+        print(
+            f"\nread path ({CORES} cores, {args.posts:,} posts, {like_rows:,} likes, "
+            f"{args.users:,} users; gunicorn {gunicorn_workers()} workers x 2 threads; "
+            f"wrk {args.connections} connections x {args.seconds} s each)"
+        )
+        baseline = rows[-1][2]["rps"]
+        for name, _path, f in rows:
+            status, count = queries[name]
+            print(
+                f"  {name:<32} {f['rps']:>7.0f} req/s  p50 {f['p50']:>7.1f} ms  "
+                f"p95 {f['p95']:>7.1f} ms  p99 {f['p99']:>7.1f} ms  {count} queries  "
+                f"HTTP {status}  errors {f['errors']:.0f}  "
+                f"(x{f['rps'] / baseline:.2f} of baseline)"
+            )
+    finally:
+        if not args.keep:
+            sql(f"DROP DATABASE IF EXISTS `{DB}`")
+
+
+if __name__ == "__main__":
+    main()
