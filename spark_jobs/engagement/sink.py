@@ -190,20 +190,10 @@ def apply_actor_counts(
             _upsert_actor_rows(cursor, rows[: fault.after_rows], now)
             fault.strike()
         _upsert_actor_rows(cursor, rows, now)
-        for (grain, start, end), post_ids in _buckets(rows, "post_id").items():
-            _recompute(cursor, POST_RECOMPUTE_SQL, "post_id", grain, start, end, post_ids, now)
-        for (grain, start, end), community_ids in _buckets(rows, "community_id").items():
-            _recompute(
-                cursor,
-                COMMUNITY_RECOMPUTE_SQL,
-                "community_id",
-                grain,
-                start,
-                end,
-                community_ids,
-                now,
-            )
-        _ledger_insert(cursor, batch, output_rows=len(rows), now=now)
+        for rollup in (POST_ROLLUP, COMMUNITY_ROLLUP):
+            for (grain, start, end), entity_ids in _buckets(rows, rollup.key):
+                rollup.recompute(cursor, grain, start, end, entity_ids, now)
+        _ledger_insert(cursor, batch, output_rows=len(rows))
         return True
 
     applied = _run_once(work, batch, url)
@@ -236,7 +226,7 @@ def apply_dead_letters(
         ]
         for chunk in _chunks(values, SQL_CHUNK):
             cursor.executemany(DEAD_LETTER_INSERT_SQL, chunk)
-        _ledger_insert(cursor, batch, output_rows=len(rows), now=now)
+        _ledger_insert(cursor, batch, output_rows=len(rows))
         return True
 
     return _run_once(work, batch, url)
@@ -265,7 +255,9 @@ def _ledger_has(cursor: Cursor, batch: BatchInfo) -> bool:
     return cursor.fetchone() is not None
 
 
-def _ledger_insert(cursor: Cursor, batch: BatchInfo, *, output_rows: int, now: datetime) -> None:
+def _ledger_insert(cursor: Cursor, batch: BatchInfo, *, output_rows: int) -> None:
+    """Record the batch as the transaction's last statement; `applied_at` is then within
+    milliseconds of the commit that makes the batch's counts visible."""
     cursor.execute(
         f"INSERT INTO `{LEDGER_TABLE}` (`query_name`, `query_id`, `batch_id`, `topic`, "  # noqa: S608
         "`start_offsets`, `end_offsets`, `message_count`, `output_rows`, `watermark`, "
@@ -281,7 +273,7 @@ def _ledger_insert(cursor: Cursor, batch: BatchInfo, *, output_rows: int, now: d
             output_rows,
             batch.watermark,
             batch.batch_started_at,
-            now,
+            _utc_now(),
         ),
     )
     if batch.batch_id % 100 == 0 and batch.batch_id >= LEDGER_KEEP_BATCHES:
@@ -309,44 +301,109 @@ ACTOR_UPSERT_SQL = (
 )
 
 
-def _recompute_sql(table: str, key: str, sums: Sequence[str], extra: Sequence[str]) -> str:
-    """INSERT ... SELECT of one grain bucket [start, end) for a list of entities, from the
-    actor rows. Distinct actors are counted exactly here; sums are sums of set values, so
-    running it again gives the same row."""
-    columns = (
-        key,
-        *extra,
-        "grain",
-        "window_start",
-        "window_end",
-        *sums,
-        "distinct_actors",
-        "engagement_score",
-        "updated_at",
-    )
-    select = ", ".join(
-        [
-            f"`{key}`",
-            *(f"MAX(`{column}`)" for column in extra),
-            "%s, %s, %s",
-            *(f"SUM(`{column}`)" for column in sums),
-            "COUNT(DISTINCT `actor_id`)",
-            "SUM(`engagement_score`)",
-            "%s",
-        ]
-    )
-    updated = [c for c in columns if c not in (key, "grain", "window_start")]
-    return (
-        f"INSERT INTO `{table}` ({_columns(columns)}) "  # noqa: S608 - constants only
-        f"SELECT {select} FROM `{ACTOR_TABLE}` "
-        f"WHERE `{key}` IN ({{ids}}) AND `window_start` >= %s AND `window_start` < %s "
-        f"GROUP BY `{key}` "
-        f"ON DUPLICATE KEY UPDATE {_updates(updated)}"
-    )
+@dataclass(frozen=True)
+class Rollup:
+    """Recomputes one entity's rows (posts or communities) for the buckets a batch touched.
+
+    Window rows are summed from the actor rows of that window. Hour rows are summed from the
+    window rows and day rows from the hour rows (recomputed just before, in the same
+    transaction), so no step reads more than a few dozen rows per entity; distinct actors
+    always come from the actor rows, through an index that holds (entity, window_start,
+    actor_id), so they stay exact at every grain. Every value is recomputed from set
+    values, so running a recompute again gives the same row."""
+
+    table: str
+    key: str
+    sums: tuple[str, ...]
+    extra: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (
+            self.key, *self.extra, "grain", "window_start", "window_end", *self.sums,
+            "distinct_actors", "engagement_score", "updated_at",
+        )  # fmt: skip
+
+    def _insert(self) -> str:
+        updated = [c for c in self.columns if c not in (self.key, "grain", "window_start")]
+        return (
+            f"INSERT INTO `{self.table}` ({_columns(self.columns)}) {{select}} "
+            f"ON DUPLICATE KEY UPDATE {_updates(updated)}"
+        )
+
+    def window_sql(self) -> str:
+        select = ", ".join(
+            [
+                f"`{self.key}`",
+                *(f"MAX(`{c}`)" for c in self.extra),
+                "%s, %s, %s",
+                *(f"SUM(`{c}`)" for c in self.sums),
+                "COUNT(DISTINCT `actor_id`)",
+                "SUM(`engagement_score`)",
+                "%s",
+            ]
+        )
+        return self._insert().format(
+            select=(
+                f"SELECT {select} FROM `{ACTOR_TABLE}` "  # noqa: S608 - constants only
+                f"WHERE `{self.key}` IN ({{ids}}) AND `window_start` >= %s "
+                f"AND `window_start` < %s GROUP BY `{self.key}`"
+            )
+        )
+
+    def rollup_sql(self) -> str:
+        summed = ", ".join(
+            [
+                f"`{self.key}`",
+                *(f"MAX(`{c}`) AS `{c}`" for c in self.extra),
+                *(f"SUM(`{c}`) AS `{c}`" for c in (*self.sums, "engagement_score")),
+            ]
+        )
+        select = ", ".join(
+            [
+                f"s.`{self.key}`",
+                *(f"s.`{c}`" for c in self.extra),
+                "%s, %s, %s",
+                *(f"s.`{c}`" for c in self.sums),
+                "d.`actors`",
+                "s.`engagement_score`",
+                "%s",
+            ]
+        )
+        return self._insert().format(
+            select=(
+                f"SELECT {select} FROM ("  # noqa: S608 - constants only
+                f"SELECT {summed} FROM `{self.table}` WHERE `grain` = %s "
+                f"AND `{self.key}` IN ({{ids}}) AND `window_start` >= %s AND `window_start` < %s "
+                f"GROUP BY `{self.key}`) AS s JOIN ("
+                f"SELECT `{self.key}`, COUNT(DISTINCT `actor_id`) AS `actors` FROM `{ACTOR_TABLE}` "
+                f"WHERE `{self.key}` IN ({{ids}}) AND `window_start` >= %s AND `window_start` < %s "
+                f"GROUP BY `{self.key}`) AS d ON d.`{self.key}` = s.`{self.key}`"
+            )
+        )
+
+    def recompute(
+        self,
+        cursor: Cursor,
+        grain: str,
+        start: datetime,
+        end: datetime,
+        entity_ids: Sequence[int],
+        now: datetime,
+    ) -> None:
+        sql = self.window_sql() if grain == GRAIN_WINDOW else self.rollup_sql()
+        for chunk in _chunks(entity_ids, SQL_CHUNK):
+            statement = sql.replace("{ids}", ", ".join(["%s"] * len(chunk)))
+            if grain == GRAIN_WINDOW:
+                params = (grain, start, end, now, *chunk, start, end)
+            else:
+                source = GRAIN_WINDOW if grain == GRAIN_HOUR else GRAIN_HOUR
+                params = (grain, start, end, now, source, *chunk, start, end, *chunk, start, end)
+            cursor.execute(statement, params)
 
 
-POST_RECOMPUTE_SQL = _recompute_sql(POST_TABLE, "post_id", POST_SUMS, ("community_id",))
-COMMUNITY_RECOMPUTE_SQL = _recompute_sql(COMMUNITY_TABLE, "community_id", COMMUNITY_SUMS, ())
+POST_ROLLUP = Rollup(POST_TABLE, "post_id", POST_SUMS, ("community_id",))
+COMMUNITY_ROLLUP = Rollup(COMMUNITY_TABLE, "community_id", COMMUNITY_SUMS)
 DEAD_LETTER_INSERT_SQL = (
     f"INSERT INTO `{DEAD_LETTER_TABLE}` (`topic`, `partition`, `offset`, `kafka_timestamp`, "  # noqa: S608
     "`raw_key`, `raw_value`, `error`, `received_at`) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
@@ -362,9 +419,10 @@ def _upsert_actor_rows(cursor: Cursor, rows: Sequence[dict[str, Any]], now: date
 
 def _buckets(
     rows: Sequence[dict[str, Any]], key: str
-) -> dict[tuple[str, datetime, datetime], set[int]]:
-    """The (grain, start, end) buckets a batch touched, each with its entity ids. Post
-    buckets skip post_id 0 (community-level activity)."""
+) -> list[tuple[tuple[str, datetime, datetime], list[int]]]:
+    """The (grain, start, end) buckets a batch touched with their entity ids, windows first,
+    then hours, then days (each rollup reads the grain below). Post buckets skip post_id 0
+    (community-level activity)."""
     buckets: dict[tuple[str, datetime, datetime], set[int]] = defaultdict(set)
     for row in rows:
         entity = row[key]
@@ -376,22 +434,11 @@ def _buckets(
         buckets[(GRAIN_WINDOW, start, row["window_end"])].add(entity)
         buckets[(GRAIN_HOUR, hour, hour + timedelta(hours=1))].add(entity)
         buckets[(GRAIN_DAY, day, day + timedelta(days=1))].add(entity)
-    return buckets
-
-
-def _recompute(
-    cursor: Cursor,
-    sql: str,
-    key: str,
-    grain: str,
-    start: datetime,
-    end: datetime,
-    entity_ids: set[int],
-    now: datetime,
-) -> None:
-    for chunk in _chunks(sorted(entity_ids), SQL_CHUNK):
-        statement = sql.format(ids=", ".join(["%s"] * len(chunk)))
-        cursor.execute(statement, (grain, start, end, now, *chunk, start, end))
+    order = {GRAIN_WINDOW: 0, GRAIN_HOUR: 1, GRAIN_DAY: 2}
+    return sorted(
+        ((bucket, sorted(ids)) for bucket, ids in buckets.items()),
+        key=lambda item: (order[item[0][0]], item[0][1]),
+    )
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -433,15 +480,17 @@ class EngagementSink:
         batch = read_batch_info(
             self.checkpoint_dir, query_name=self.query_name, batch_id=batch_id, topic=self.topic
         )
+        collected = time.monotonic()
         applied = apply_actor_counts(rows, batch, url=self.url, fault=self.fault)
         log.info(
-            "%s batch %s: %s messages, %s actor rows, %s in %.2f s",
+            "%s batch %s: %s messages, %s actor rows, %s (Spark %.2f s, database %.2f s)",
             self.query_name,
             batch_id,
             batch.message_count,
             len(rows),
             "applied" if applied else "skipped",
-            time.monotonic() - started,
+            collected - started,
+            time.monotonic() - collected,
         )
 
 
