@@ -66,11 +66,13 @@ test: setup
 	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	  infra/stack.sh stop --only var/run/started-by-test; exit $$rc
 
-# Outbox publisher rate beside a bare kafka-python producer (own database and topics).
+# Every benchmark (write path, read path, pipeline, Spark replay, outbox publisher), each
+# beside its baseline, recorded on top of bench/RESULTS.md. Full sizes by default;
+# BENCH_ARGS="--scale small" for a quick run, "--only read,outbox" for some of them.
 bench: setup
 	@mkdir -p var/run
 	@infra/stack.sh start --record var/run/started-by-bench
-	@rc=0; $(PY) bench/outbox_publisher.py $(BENCH_ARGS) || rc=$$?; \
+	@rc=0; $(PY) bench/run_all.py $(BENCH_ARGS) || rc=$$?; \
 	  infra/stack.sh stop --only var/run/started-by-bench; exit $$rc
 
 # Fault suite on a PRIVATE stack (its own MariaDB, Redis and Kafka on other ports, data under

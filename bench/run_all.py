@@ -1,0 +1,120 @@
+"""`make bench`: run every benchmark, print its figures, and record them on top of
+bench/RESULTS.md (newest run first, older runs kept), with the machine's core count, the
+exact commands and the sizes used.
+
+    .venv/bin/python bench/run_all.py [--scale full|small] [--only write,read,...]
+
+--scale full (the default) uses each benchmark's own defaults, which are the issue's sizes:
+1,000,000 posts / 10,000,000 likes, 1000 actions/s for 5 minutes, 5,000,000 events. --scale
+small runs the same code with sizes a loaded 2-core machine finishes in about 15 minutes.
+Each benchmark prints its baseline and the ratio itself; this script only runs and records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "RESULTS.md"
+PY = ".venv/bin/python"
+
+BENCHES: dict[str, dict[str, list[str]]] = {
+    "write": {
+        "full": ["bench/write_path.py"],
+        "small": ["bench/write_path.py", "--seconds", "15", "--rounds", "2"],
+    },
+    "read": {
+        "full": ["bench/read_path.py"],
+        "small": [
+            "bench/read_path.py",
+            "--posts",
+            "200000",
+            "--likes",
+            "2000000",
+            "--users",
+            "20000",
+            "--seconds",
+            "10",
+        ],
+    },
+    "pipeline": {
+        "full": ["bench/pipeline.py"],
+        "small": ["bench/pipeline.py", "--rate", "1000", "--duration", "60"],
+    },
+    "spark": {
+        "full": ["bench/spark_replay.py"],
+        "small": ["bench/spark_replay.py", "--events", "300000", "--posts", "5000"],
+    },
+    "outbox": {
+        "full": ["bench/outbox_publisher.py"],
+        "small": ["bench/outbox_publisher.py", "--events", "10000", "--rounds", "2"],
+    },
+}
+
+
+def run(command: list[str]) -> tuple[int, str, float]:
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [PY, *command], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        lines.append(line)
+    return process.wait(), "".join(lines), time.monotonic() - started
+
+
+def summary(output: str) -> str:
+    """The benchmark's closing block: from its last blank line on (its figures and ratio)."""
+    text = output.rstrip()
+    tail = text.rsplit("\n\n", 1)[-1]
+    return tail if len(tail) > 40 else "\n".join(text.splitlines()[-15:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=("full", "small"), default="full")
+    parser.add_argument("--only", default=",".join(BENCHES))
+    args = parser.parse_args()
+
+    load = os.getloadavg()
+    header = (
+        f"## {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, scale {args.scale}, "
+        f"{os.cpu_count()} cores, load {load[0]:.1f} at start, {platform.python_version()}"
+    )
+    sections = [header, ""]
+    failed = []
+    for name in args.only.split(","):
+        command = BENCHES[name][args.scale]
+        print(f"\n=== {name}: {PY} {' '.join(command)}", flush=True)
+        code, output, seconds = run(command)
+        if code != 0:
+            failed.append(name)
+        sections += [
+            f"### {name} ({seconds:.0f} s{', FAILED exit ' + str(code) if code else ''})",
+            "```",
+            f"$ {PY} {' '.join(command)}",
+            summary(output),
+            "```",
+            "",
+        ]
+    previous = RESULTS.read_text() if RESULTS.exists() else ""
+    title, _, older = previous.partition("\n<!-- runs -->\n")
+    if not older and not previous.startswith("# "):
+        title, older = "", previous
+    title = title or "# Benchmark results"
+    RESULTS.write_text(f"{title}\n<!-- runs -->\n" + "\n".join(sections) + "\n" + older)
+    print(f"\nrecorded in {RESULTS.relative_to(REPO)}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
