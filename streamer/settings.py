@@ -184,6 +184,20 @@ SPARK_MASTER = env.str("SPARK_MASTER", default="local[*]")
 SPARK_JARS_DIR = env.path("SPARK_JARS_DIR", default=str(VAR_DIR / "jars" / "spark"))
 SPARK_CHECKPOINT_DIR = env.path("SPARK_CHECKPOINT_DIR", default=str(VAR_DIR / "checkpoints"))
 
+# Trend predictions (analytics/trends.py, spark_jobs/trends). The training and prediction
+# periodic tasks are created from TRENDS_TRAIN_MINUTES / TRENDS_PREDICT_MINUTES when `migrate`
+# runs and they are missing; after that the admin (Periodic tasks) is the source of truth.
+TRENDS_MODEL_DIR = env.path("TRENDS_MODEL_DIR", default=str(VAR_DIR / "models"))
+TRENDS_TRAIN_MINUTES = env.int("TRENDS_TRAIN_MINUTES", default=60)
+TRENDS_PREDICT_MINUTES = env.int("TRENDS_PREDICT_MINUTES", default=5)
+TRENDS_HORIZON_MINUTES = env.int("TRENDS_HORIZON_MINUTES", default=60)
+TRENDS_HISTORY_HOURS = env.float("TRENDS_HISTORY_HOURS", default=72.0)
+TRENDS_STEP_MINUTES = env.int("TRENDS_STEP_MINUTES", default=15)
+TRENDS_MAX_AGE_HOURS = env.float("TRENDS_MAX_AGE_HOURS", default=48.0)
+TRENDS_ALGORITHMS = env.list("TRENDS_ALGORITHMS", default=["gbt", "linear"])
+TRENDS_STORE_TOP = env.int("TRENDS_STORE_TOP", default=500)
+TRENDS_RETENTION_HOURS = env.int("TRENDS_RETENTION_HOURS", default=24)
+
 # Transactional outbox. The sweep and purge periodic tasks are created from these values
 # when `migrate` runs and missing; after that the admin (Periodic tasks) is the source of truth.
 # Off only to measure what the pipeline costs a request (bench/write_path.py): actions then

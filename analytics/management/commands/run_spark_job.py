@@ -1,16 +1,21 @@
 """`manage.py run_spark_job engagement [options]`: build a Spark job's configuration from the
 settings and run it as a child process (`python -m spark_jobs.<job>.job`), with its pid in
 var/run/spark-<job>.pid while it runs. SIGTERM/SIGINT are passed on; the job then stops its
-queries between batches."""
+queries between batches.
+
+The trend batch jobs run the same way: `manage.py run_spark_job trends_train|trends_predict
+JOB ARGS…`, everything after the job name going to the job (see spark_jobs/trends)."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,7 +24,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from streamer.health import spark_job_pid
 
-JOBS = {"engagement": "spark_jobs.engagement.job"}
+JOBS = {
+    "engagement": "spark_jobs.engagement.job",
+    "trends_train": "spark_jobs.trends.train",
+    "trends_predict": "spark_jobs.trends.predict",
+}
+BATCH_JOBS = {"trends_train", "trends_predict"}
 PR_SET_PDEATHSIG = 1
 
 
@@ -44,36 +54,46 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def add_stream_options(parser: argparse.ArgumentParser) -> None:
+    """The streaming job's options. They may come before or after the job name."""
+    parser.add_argument(
+        "--available-now",
+        action="store_true",
+        help="process what the topic holds now, then exit (tests, backfills)",
+    )
+    parser.add_argument(
+        "--starting-offsets",
+        default="earliest",
+        help="earliest | latest | Kafka JSON; only used when the checkpoint is new",
+    )
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
+    parser.add_argument("--trigger-interval", default=None, help='e.g. "5 seconds"')
+    parser.add_argument("--window", default=None, help='event-time window, e.g. "1 minute"')
+    parser.add_argument("--watermark", default=None, help='late-event bound, "10 minutes"')
+    parser.add_argument("--topic", default=None, help="default: KAFKA_EVENTS_TOPIC")
+    parser.add_argument(
+        "--checkpoint-dir", default=None, help="default: SPARK_CHECKPOINT_DIR/<job>"
+    )
+    parser.add_argument("--pid-file", default=None, help="default: var/run/spark-<job>.pid")
+    parser.add_argument("--dry-run", action="store_true", help="print the command line and exit")
+
+
 class Command(BaseCommand):
-    help = "Run a Spark Structured Streaming job (master, jars, Kafka and DB from settings)."
+    help = "Run a Spark job (master, jars, Kafka and DB from settings)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("job", choices=sorted(JOBS))
+        add_stream_options(parser)
         parser.add_argument(
-            "--available-now",
-            action="store_true",
-            help="process what the topic holds now, then exit (tests, backfills)",
-        )
-        parser.add_argument(
-            "--starting-offsets",
-            default="earliest",
-            help="earliest | latest | Kafka JSON; only used when the checkpoint is new",
-        )
-        parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
-        parser.add_argument("--trigger-interval", default=None, help='e.g. "5 seconds"')
-        parser.add_argument("--window", default=None, help='event-time window, e.g. "1 minute"')
-        parser.add_argument("--watermark", default=None, help='late-event bound, "10 minutes"')
-        parser.add_argument("--topic", default=None, help="default: KAFKA_EVENTS_TOPIC")
-        parser.add_argument(
-            "--checkpoint-dir", default=None, help="default: SPARK_CHECKPOINT_DIR/<job>"
-        )
-        parser.add_argument("--pid-file", default=None, help="default: var/run/spark-<job>.pid")
-        parser.add_argument(
-            "--dry-run", action="store_true", help="print the command line and exit"
+            "job_args",
+            nargs=argparse.REMAINDER,
+            help="a batch job's own arguments (trends_*: see python -m spark_jobs.trends.…)",
         )
 
     def handle(self, *args, **options) -> None:
         job = options["job"]
+        if job not in BATCH_JOBS and options["job_args"]:
+            options = self.options_after_job(job, options)
         command = self.job_command(job, options)
         env = self.job_env()
         if options["dry_run"]:
@@ -90,7 +110,26 @@ class Command(BaseCommand):
         self.check_jars()
         self.run_child(command, env, pid_file)
 
+    def options_after_job(self, job: str, options: dict) -> dict:
+        """`job_args` swallows whatever follows the job name; for the streaming job those
+        are its own options (`run_spark_job engagement --available-now`)."""
+        stream_parser = argparse.ArgumentParser(prog=f"run_spark_job {job}", add_help=False)
+        add_stream_options(stream_parser)
+        parsed, unknown = stream_parser.parse_known_args(options["job_args"])
+        if unknown:
+            raise CommandError(f"unexpected arguments for {job}: {' '.join(unknown)}")
+        given = {
+            key: value
+            for key, value in vars(parsed).items()
+            if value != stream_parser.get_default(key)
+        }
+        return {**options, **given, "job_args": []}
+
     def job_command(self, job: str, options: dict) -> list[str]:
+        if job in BATCH_JOBS:
+            return [sys.executable, "-m", JOBS[job], *options["job_args"]]
+        if options["job_args"]:
+            raise CommandError(f"unexpected arguments for {job}: {' '.join(options['job_args'])}")
         checkpoint_dir = options["checkpoint_dir"] or Path(settings.SPARK_CHECKPOINT_DIR) / job
         command = [
             sys.executable,
@@ -139,7 +178,9 @@ class Command(BaseCommand):
         def forward(signum: int, _frame: object) -> None:
             process.send_signal(signum)
 
-        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             status = process.wait()
         finally:

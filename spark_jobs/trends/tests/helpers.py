@@ -82,7 +82,8 @@ def synthetic_history(
     """`hours` of minute rows ending at T0 for `posts` ordinary posts in three communities
     (heavy-tailed appeal, attention halving every two hours), plus viral posts: post id ->
     the minute (relative to T0) its burst starts, 20 minutes after it was posted. A burst
-    climbs within minutes to about 10 actions a minute, far above any ordinary post."""
+    climbs within minutes to about 10 actions a minute, far above any ordinary post, then
+    halves every 90 minutes."""
     viral = {1: -30.0, 2: -400.0} if viral is None else viral
     rng = random.Random(seed)
     start = -hours * 60
@@ -99,7 +100,7 @@ def synthetic_history(
             rate = appeal * 2.0 ** (-(minute - created) / 120)
             if post_id in viral and minute >= viral[post_id]:
                 burst_age = minute - viral[post_id]
-                rate = 10.0 * min(1.0, 0.2 * (burst_age + 1)) * 2.0 ** (-burst_age / 240)
+                rate = 10.0 * min(1.0, 0.2 * (burst_age + 1)) * 2.0 ** (-burst_age / 90)
             events = _poisson(rng, rate)
             if events:
                 actors = float(min(events, 1 + events // 2))

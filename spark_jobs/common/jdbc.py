@@ -1,0 +1,56 @@
+"""Reading Django-owned tables into Spark through JDBC (the MariaDB driver `make setup`
+puts in var/jars/spark), configured by the same DATABASE_URL as `db.py`.
+
+The URL is `jdbc:mysql://…?permitMysqlScheme`: Spark picks its MySQL dialect (backtick
+quoting) only for that scheme, and MariaDB Connector/J 3.x accepts it only with that flag."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from spark_jobs.common.db import DatabaseAddress, database_url
+
+DRIVER = "org.mariadb.jdbc.Driver"
+
+
+def jdbc_url(url: str | None = None) -> str:
+    address = DatabaseAddress.from_url(url or database_url())
+    return (
+        f"jdbc:mysql://{address.host}:{address.port}/{address.name}"
+        "?permitMysqlScheme&useUnicode=true&characterEncoding=UTF-8"
+    )
+
+
+def jdbc_read(
+    spark: SparkSession,
+    query: str,
+    *,
+    url: str | None = None,
+    partition_column: str | None = None,
+    bounds: tuple[int, int] | None = None,
+    partitions: int = 1,
+    fetch_size: int = 10_000,
+) -> DataFrame:
+    """A SELECT as a DataFrame. With `partition_column` and `bounds`, Spark reads it in
+    `partitions` parallel range queries on that (integer) column."""
+    address = DatabaseAddress.from_url(url or database_url())
+    reader = (
+        spark.read.format("jdbc")
+        .option("url", jdbc_url(url))
+        .option("driver", DRIVER)
+        .option("user", address.user)
+        .option("password", address.password)
+        .option("fetchsize", str(fetch_size))
+        .option("sessionInitStatement", "SET time_zone = '+00:00'")
+    )
+    if partition_column and bounds and partitions > 1 and bounds[1] > bounds[0]:
+        reader = (
+            reader.option("dbtable", f"({query}) AS source")
+            .option("partitionColumn", partition_column)
+            .option("lowerBound", str(bounds[0]))
+            .option("upperBound", str(bounds[1] + 1))
+            .option("numPartitions", str(partitions))
+        )
+    else:
+        reader = reader.option("query", query)
+    return reader.load()
