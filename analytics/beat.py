@@ -1,5 +1,5 @@
-"""The outbox's periodic tasks in django-celery-beat's tables (DatabaseScheduler), so they show
-in the admin under Periodic tasks and can be edited there."""
+"""The outbox's and the trend model's periodic tasks in django-celery-beat's tables
+(DatabaseScheduler), so they show in the admin under Periodic tasks and can be edited there."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from django.db import connection, transaction
 
 OUTBOX_SWEEP_TASK_NAME = "outbox: publish rows left pending"
 OUTBOX_PURGE_TASK_NAME = "outbox: purge published rows past retention"
+TRENDS_TRAIN_TASK_NAME = "trends: train the trend model (Spark)"
+TRENDS_PREDICT_TASK_NAME = "trends: predict trending posts (Spark)"
 
 
 def periodic_tasks_ensure() -> list[str]:
-    """Create the sweep and purge periodic tasks when they are missing (intervals from
-    OUTBOX_SWEEP_SECONDS and OUTBOX_PURGE_MINUTES). Idempotent: an existing task is left as
+    """Create the sweep and purge periodic tasks and the trend training and prediction tasks
+    when they are missing (intervals from OUTBOX_SWEEP_SECONDS, OUTBOX_PURGE_MINUTES,
+    TRENDS_TRAIN_MINUTES and TRENDS_PREDICT_MINUTES). Idempotent: an existing task is left as
     it is, so edits made in the admin survive later migrations. Returns the names created."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -33,6 +36,20 @@ def periodic_tasks_ensure() -> list[str]:
             settings.OUTBOX_PURGE_MINUTES,
             IntervalSchedule.MINUTES,
             settings.OUTBOX_PURGE_MINUTES * 60,
+        ),
+        (
+            TRENDS_TRAIN_TASK_NAME,
+            "analytics.tasks.trends_train",
+            settings.TRENDS_TRAIN_MINUTES,
+            IntervalSchedule.MINUTES,
+            settings.TRENDS_TRAIN_MINUTES * 60,
+        ),
+        (
+            TRENDS_PREDICT_TASK_NAME,
+            "analytics.tasks.trends_predict",
+            settings.TRENDS_PREDICT_MINUTES,
+            IntervalSchedule.MINUTES,
+            settings.TRENDS_PREDICT_MINUTES * 60,
         ),
     ]
     created = []

@@ -1,9 +1,10 @@
-"""Outbox tasks. Thin: the work and its guarantees are in analytics.publisher."""
+"""Outbox and trend tasks. Thin: the work and its guarantees are in analytics.publisher and
+analytics.trends."""
 
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 
-from analytics import publisher
+from analytics import publisher, trends
 
 OUTBOX_PUBLISH_MAX_RETRIES = 20
 
@@ -42,6 +43,26 @@ def outbox_sweep() -> int:
 def outbox_purge() -> int:
     """Delete published rows older than OUTBOX_RETENTION_HOURS. Run by Celery beat."""
     return publisher.outbox_purge_published()
+
+
+@shared_task
+def trends_train() -> dict:
+    """Train the trend model with the Spark job and record the run (ModelRun). Run by
+    Celery beat every TRENDS_TRAIN_MINUTES; skipped while another training runs."""
+    run = trends.model_train()
+    if run is None:
+        return {"skipped": "another training is running"}
+    return {"model_run": run.pk, "status": run.status, "promoted": run.promoted}
+
+
+@shared_task
+def trends_predict() -> dict:
+    """Apply the live model to the current posts with the Spark job (PredictionRun). Run by
+    Celery beat every TRENDS_PREDICT_MINUTES."""
+    outcome = trends.predictions_make()
+    if outcome.run is None:
+        return {"skipped": outcome.skipped}
+    return {"prediction_run": outcome.run.pk, "status": outcome.run.status}
 
 
 @worker_process_shutdown.connect
