@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from analytics import api
+from analytics import api, trends_api
 
 urlpatterns = [
     path("summary/", api.SummaryApi.as_view(), name="api-analytics-summary"),
@@ -20,4 +20,10 @@ urlpatterns = [
     path("top/", api.TopApi.as_view(), name="api-analytics-top"),
     path("model-runs/", api.ModelRunListApi.as_view(), name="api-analytics-model-runs"),
     path("predictions/", api.PredictionListApi.as_view(), name="api-analytics-predictions"),
+    path("trending/", trends_api.TrendingPostsApi.as_view(), name="api-analytics-trending"),
+    path(
+        "trending/communities/",
+        trends_api.TrendingCommunitiesApi.as_view(),
+        name="api-analytics-trending-communities",
+    ),
 ]

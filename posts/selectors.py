@@ -12,16 +12,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.paginator import Page, Paginator
-from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
+from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Subquery, Value
 from django.utils import timezone
 
+from analytics.models import PredictionRun, TrendPrediction
 from communities.models import Community, Membership
 from posts.models import Comment, Like, Post
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
-SORTS = ("hot", "new", "top")
+SORTS = ("hot", "new", "top", "trending")
 TOP_PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "all": None}
 DEFAULT_SORT, DEFAULT_PERIOD = "hot", "week"
 FEED_PAGE_SIZE = 20
@@ -63,7 +64,31 @@ def _posts_for_viewer(viewer: User | AnonymousUser) -> QuerySet[Post]:
     )
 
 
+def _trending(posts: QuerySet[Post]) -> QuerySet[Post]:
+    """Posts of the newest prediction batch, by predicted engagement (rank 1 first), with
+    `trend_rank`, `trend_predicted` and `trend_score`; posts the batch did not rank are left
+    out. The batch is picked in SQL, so the feed stays one query."""
+    latest = (
+        PredictionRun.objects.filter(status=PredictionRun.Status.SUCCEEDED)
+        .order_by("-id")
+        .values("id")[:1]
+    )
+    predictions = TrendPrediction.objects.filter(run_id=Subquery(latest))
+    mine = predictions.filter(post_id=OuterRef("pk"))
+    return (
+        posts.filter(pk__in=predictions.values("post_id"))
+        .annotate(
+            trend_rank=Subquery(mine.values("rank")[:1]),
+            trend_predicted=Subquery(mine.values("predicted_engagement")[:1]),
+            trend_score=Subquery(mine.values("trend_score")[:1]),
+        )
+        .order_by("trend_rank", "-pk")
+    )
+
+
 def _ordered(posts: QuerySet[Post], order: FeedOrder, now: datetime | None) -> QuerySet[Post]:
+    if order.sort == "trending":
+        return _trending(posts)
     if order.sort == "new":
         return posts.order_by("-created_at", "-pk")
     if order.sort == "top":
@@ -83,6 +108,12 @@ def post_list_feed(
         joined = Membership.objects.filter(user=viewer).values("community_id")
         posts = posts.filter(community_id__in=joined)
     return _ordered(posts, order, now)
+
+
+def post_list_trending(*, viewer: User | AnonymousUser) -> QuerySet[Post]:
+    """Every community's posts the newest prediction batch ranked, most predicted
+    engagement first (the Trending page)."""
+    return _trending(_posts_for_viewer(viewer))
 
 
 def post_list_community(

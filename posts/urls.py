@@ -6,6 +6,7 @@ app_name = "posts"
 
 urlpatterns = [
     path("submit/", views.post_create, name="create"),
+    path("trending/", views.trending, name="trending"),
     path("p/<int:post_id>/", views.post_detail, name="detail"),
     path("p/<int:post_id>/like/", views.post_like, name="like"),
     path("p/<int:post_id>/unlike/", views.post_unlike, name="unlike"),

@@ -8,12 +8,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
+from analytics import trends
 from communities.models import Community
 from communities.selectors import community_list_for_user, membership_get, user_can_moderate
 from communities.web import message_errors, redirect_back
 from posts import selectors, services
 from posts.forms import CommentForm, PostForm, ShareForm
 from posts.models import Comment, Post
+
+TRENDING_COMMUNITIES = 10
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -25,6 +28,20 @@ def home(request: HttpRequest) -> HttpResponse:
         "my_communities": community_list_for_user(user=request.user)[:12],
     }
     return render(request, "home.html", context)
+
+
+def trending(request: HttpRequest) -> HttpResponse:
+    """Posts the trend model expects to get the most engagement in the next hour, and the
+    communities it expects to be busiest."""
+    run = trends.prediction_run_latest()
+    context = {
+        "page": selectors.page_of(
+            selectors.post_list_trending(viewer=request.user), request.GET.get("page")
+        ),
+        "run": run,
+        "communities": trends.trending_community_list(run=run, limit=TRENDING_COMMUNITIES),
+    }
+    return render(request, "posts/trending.html", context)
 
 
 def _visible_post(request: HttpRequest, post_id: int) -> Post:
