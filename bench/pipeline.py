@@ -1,0 +1,277 @@
+"""Benchmark 3, the whole pipeline at a steady rate: the generator (`seed_fake_data --live`,
+direct mode) sends --rate actions/s for --duration s through the services, a Celery worker
+publishes the outbox to Kafka, the Spark engagement job turns the topic into metric rows.
+
+    .venv/bin/python bench/pipeline.py [--rate 1000] [--duration 300] [--trigger "1 second"]
+
+Freshness, commit -> visible metric: a probe likes/unlikes its own post twice a second
+through the services; for each action it takes the time after the commit and polls the
+post's day-grain metric row until the action is counted: p50/p95/p99 over the run.
+At the end (generator stopped, pipeline caught up) tests/faults/check.py compares the outbox,
+the topic, the metric tables and the domain tables: the counts must be equal. The achieved
+rate is printed beside the asked one (the generator's own ceiling on this machine is in
+bench/seed_fake_data.py).
+
+Own database (bench_pipeline), Redis db 13, topic and Spark checkpoint, all removed after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import CORES, PYTHON, REPO, app_env, database_fresh, manage, percentile, sql
+
+DB = "bench_pipeline"
+
+PROBE = """
+import time, json
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+from analytics.models import PostEngagement
+from communities.services import community_create
+from posts.services import post_create, post_like, post_unlike
+User = get_user_model()
+user = User.objects.create_user(username="probe-" + str(time.time_ns()), password="x" * 12)
+community = community_create(creator=user, name="Probe " + str(time.time_ns()),
+                             slug="probe-" + str(time.time_ns()))
+post = post_create(author=user, community=community, kind="quote", text="probe")
+
+def counted():
+    row = PostEngagement.objects.filter(post_id=post.pk, grain="day").aggregate(
+        n=Sum("likes") + Sum("unlikes"))
+    return row["n"] or 0
+
+deadline = time.monotonic() + DURATION
+done = 0
+liked = False
+while time.monotonic() < deadline:
+    (post_unlike if liked else post_like)(user=user, post=post)
+    committed = time.time()
+    liked = not liked
+    done += 1
+    while counted() < done:
+        if time.time() - committed > 300:
+            print("PROBE timeout", flush=True)
+            raise SystemExit(1)
+        time.sleep(0.05)
+    print("PROBE", round(time.time() - committed, 3), flush=True)
+    time.sleep(0.5)
+"""
+
+
+def caught_up(env: dict[str, str], *, timeout: float) -> dict:
+    """tests/faults/check.py until it passes (nothing pending, all on the topic, metrics equal
+    to the outbox and the domain tables); its last answer."""
+    check: dict = {}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = subprocess.run(
+            [PYTHON, "-m", "tests.faults.check"], cwd=REPO, env=env, capture_output=True, text=True
+        )
+        check = json.loads(result.stdout) if result.returncode == 0 else {}
+        if check.get("ok"):
+            break
+        time.sleep(3)
+    return check
+
+
+def start(name: str, command: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
+    out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
+    return subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--duration", type=float, default=300.0)
+    parser.add_argument("--trigger", default="1 second", help="Spark trigger interval")
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    work = REPO / "var" / "bench" / f"pipeline-{run}"
+    logs = work / "log"
+    logs.mkdir(parents=True)
+    topic = f"bench.pipeline.{run}"
+    env = app_env(
+        DB,
+        CELERY_BROKER_URL="redis://127.0.0.1:6380/13",
+        CELERY_RESULT_BACKEND="redis://127.0.0.1:6380/13",
+        KAFKA_EVENTS_TOPIC=topic,
+        SPARK_CHECKPOINT_DIR=str(work / "checkpoints"),
+    )
+    subprocess.run(
+        ["redis-cli", "-p", "6380", "-n", "13", "flushdb"], check=True, capture_output=True
+    )
+    database_fresh(DB)
+    manage(env, "kafka_setup")
+    manage(
+        env,
+        "seed_fake_data",
+        "--users",
+        "300",
+        "--communities",
+        "10",
+        "--posts",
+        "600",
+        "--actions",
+        "2000",
+        "--viral-posts",
+        "2",
+        "--seed",
+        "11",
+    )
+    processes = {
+        "worker": start(
+            "worker",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "streamer",
+                "worker",
+                "--concurrency=2",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname=bench-{run}@localhost",
+            ],
+            env,
+            logs,
+        ),
+        "beat": start(
+            "beat",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "streamer",
+                "beat",
+                "--loglevel=INFO",
+                "-s",
+                str(work / "beat-schedule"),
+            ],
+            env,
+            logs,
+        ),
+        "spark": start(
+            "spark",
+            [
+                PYTHON,
+                "manage.py",
+                "run_spark_job",
+                "--trigger-interval",
+                args.trigger,
+                "--pid-file",
+                str(work / "spark.pid"),
+                "engagement",
+            ],
+            env,
+            logs,
+        ),
+    }
+    try:
+        # Spark's start-up and the seed's backlog are not part of the measurement.
+        started_wait = time.monotonic()
+        if not caught_up(env, timeout=900):
+            raise SystemExit("the pipeline did not catch up with the seed data")
+        print(
+            f"  pipeline caught up with the seed in {time.monotonic() - started_wait:.0f} s",
+            flush=True,
+        )
+        probe = subprocess.Popen(
+            [PYTHON, "manage.py", "shell", "-c", PROBE.replace("DURATION", str(args.duration))],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        began = time.monotonic()
+        generator = subprocess.run(
+            [
+                PYTHON,
+                "manage.py",
+                "seed_fake_data",
+                "--live",
+                "--rate",
+                str(args.rate),
+                "--duration",
+                str(args.duration),
+                "--seed",
+                "12",
+            ],
+            cwd=REPO,
+            env={**env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+        )
+        generated_in = time.monotonic() - began
+        probe_out, _ = probe.communicate(timeout=600)
+        freshness = [float(x) for x in re.findall(r"^PROBE ([\d.]+)$", probe_out, re.MULTILINE)]
+        writes = re.search(r"(\d+) writes in ([\d.]+) s", generator.stdout)
+        done = int(writes.group(1)) if writes else 0
+        print(
+            f"generator: {done} actions in {generated_in:.1f} s = {done / generated_in:.0f}/s "
+            f"(asked {args.rate:g}/s); exit {generator.returncode}",
+            flush=True,
+        )
+        check = caught_up(env, timeout=900)
+        caught_up_after = time.monotonic() - began - generated_in
+        print(
+            f"\npipeline ({CORES} cores; asked {args.rate:g} actions/s for {args.duration:g} s, "
+            f"achieved {done / generated_in:.0f}/s; Spark trigger {args.trigger})"
+        )
+        print(
+            f"  freshness commit -> visible metric, {len(freshness)} probes: "
+            f"p50 {percentile(freshness, 50):.2f} s  p95 {percentile(freshness, 95):.2f} s  "
+            f"p99 {percentile(freshness, 99):.2f} s  max {max(freshness, default=0):.2f} s"
+        )
+        print(f"  caught up {caught_up_after:.0f} s after the generator stopped")
+        print(f"  count equality at the end: {'EQUAL' if check.get('ok') else 'NOT EQUAL'}")
+        for key in ("outbox_total", "missing_from_topic", "topic_duplicates"):
+            print(f"    {key}: {check.get(key)}")
+        print(f"    metrics: {check.get('metrics')}")
+        print(
+            f"    domain:  {check.get('domain')}  from metrics: {check.get('domain_from_metrics')}"
+        )
+    finally:
+        for process in processes.values():
+            stop(process)
+        manage(
+            env,
+            "shell",
+            "-c",
+            f"from analytics.kafka_admin import topic_delete; topic_delete(name={topic!r})",
+        )
+        sql(f"DROP DATABASE IF EXISTS `{DB}`")
+        shutil.rmtree(work / "checkpoints", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
