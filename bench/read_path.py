@@ -45,7 +45,7 @@ import json
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-client = Client()
+client = Client(HTTP_HOST="127.0.0.1")
 out = {}
 for name, path in json.loads('PATHS').items():
     client.get(path)  # warm

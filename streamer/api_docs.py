@@ -20,5 +20,7 @@ ERROR_RESPONSES = {
     403: OpenApiResponse(DETAIL, description="Not allowed"),
     404: OpenApiResponse(DETAIL, description="Not found"),
     413: OpenApiResponse(DETAIL, description="Upload too large"),
+    415: OpenApiResponse(DETAIL, description="Body not readable as its declared media type"),
     429: OpenApiResponse(DETAIL, description="Too many requests"),
+    503: OpenApiResponse(DETAIL, description="Briefly unavailable (database); see Retry-After"),
 }
