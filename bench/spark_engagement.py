@@ -1,0 +1,279 @@
+"""Benchmark of the engagement Spark job, started exactly as `make run` starts it.
+
+    DATABASE_URL=mysql://…/some_migrated_db .venv/bin/python bench/spark_engagement.py \
+        [--events 200000] [--max-offsets-per-trigger 50000] \
+        [--live-rate 500] [--live-seconds 60] [--trigger-interval "5 seconds"]
+
+1. Throughput: loads --events envelopes (realistic mix, popular posts get most traffic)
+   into a fresh topic, runs `manage.py run_spark_job engagement --available-now` from the
+   earliest offset, and prints events/s: messages over the time from the first batch's start
+   to the last batch's commit (from the ledger), plus the wall time with Spark's start-up.
+2. Freshness: starts the job in streaming mode on another fresh topic, produces
+   --live-rate events/s for --live-seconds with occurred_at = send time, and prints, per
+   event, the time from occurred_at to the commit of the batch that made its count visible
+   (the ledger's applied_at for the first batch whose end offset passes the event's
+   offset): p50, p95, max. The outbox publish step (commit -> Kafka) is not included.
+
+Synthetic ids start at 900,000,000, and everything the run wrote (rows, ledger, topics,
+checkpoints) is removed at the end unless --keep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamer.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+from kafka import KafkaProducer  # noqa: E402
+
+from analytics.events import EventType, envelope_build, envelope_key  # noqa: E402
+from analytics.kafka_admin import topic_delete, topic_ensure  # noqa: E402
+from analytics.models import (  # noqa: E402
+    CommunityEngagement,
+    EngagementActorWindow,
+    EngagementDeadLetter,
+    PostEngagement,
+    SparkBatch,
+)
+
+ID_BASE = 900_000_000
+MIX = [
+    (EventType.POST_VIEWED, 70),
+    (EventType.POST_LIKED, 14),
+    (EventType.POST_UNLIKED, 2),
+    (EventType.COMMENT_CREATED, 7),
+    (EventType.POST_SHARED, 3),
+    (EventType.POST_CREATED, 1.5),
+    (EventType.COMMUNITY_JOINED, 2),
+    (EventType.COMMUNITY_LEFT, 0.5),
+]
+
+
+class Traffic:
+    """Random envelopes: 50 communities, 5,000 posts with a heavy-tailed popularity, 20,000
+    users."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.rng = random.Random(seed)
+        self.posts = list(range(ID_BASE, ID_BASE + 5_000))
+        self.weights = [1 / (rank + 1) ** 0.8 for rank in range(len(self.posts))]
+        self.types = [t for t, _ in MIX]
+        self.type_weights = [w for _, w in MIX]
+
+    def envelope(self, occurred_at: datetime) -> dict:
+        event_type = self.rng.choices(self.types, self.type_weights)[0]
+        post_id = self.rng.choices(self.posts, self.weights)[0]
+        community_id = ID_BASE + post_id % 50
+        community_level = event_type in (EventType.COMMUNITY_JOINED, EventType.COMMUNITY_LEFT)
+        return envelope_build(
+            event_type=event_type,
+            actor_id=ID_BASE + self.rng.randrange(20_000),
+            community_id=community_id,
+            post_id=None if community_level else post_id,
+            occurred_at=occurred_at,
+        )
+
+
+def producer() -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS,
+        acks="all",
+        linger_ms=5,
+        batch_size=256 * 1024,
+    )
+
+
+def send(kafka: KafkaProducer, topic: str, envelope: dict):
+    return kafka.send(
+        topic, key=envelope_key(envelope).encode(), value=json.dumps(envelope).encode()
+    )
+
+
+def job_command(topic: str, checkpoint: Path, pid_file: Path, *options: str) -> list[str]:
+    return [
+        sys.executable, "manage.py", "run_spark_job", "engagement", "--topic", topic,
+        "--checkpoint-dir", str(checkpoint), "--pid-file", str(pid_file), *options,
+    ]  # fmt: skip
+
+
+def ledger(topic: str) -> list[SparkBatch]:
+    return list(
+        SparkBatch.objects.filter(query_name="engagement", topic=topic).order_by("batch_id")
+    )
+
+
+def new_topic(topics: list[str]) -> str:
+    topic = f"bench.engagement.{uuid.uuid4().hex[:8]}"
+    topic_ensure(name=topic, partitions=3, retention_ms=3600_000)
+    topics.append(topic)
+    return topic
+
+
+def throughput(args: argparse.Namespace, work: Path, log_path: Path, topics: list[str]) -> None:
+    topic = new_topic(topics)
+    traffic = Traffic()
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    step = timedelta(minutes=4) / args.events
+    began = time.monotonic()
+    kafka = producer()
+    for n in range(args.events):
+        send(kafka, topic, traffic.envelope(start + n * step))
+    kafka.flush()
+    kafka.close()
+    print(f"loaded {args.events} events into {topic} in {time.monotonic() - began:.1f} s")
+
+    began = time.monotonic()
+    with open(log_path, "ab") as log:
+        status = subprocess.call(
+            job_command(
+                topic, work / "throughput", work / "throughput.pid", "--available-now",
+                "--max-offsets-per-trigger", str(args.max_offsets_per_trigger),
+            ),
+            cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    wall = time.monotonic() - began
+    if status != 0:
+        raise SystemExit(f"the job failed (status {status}); see {log_path}")
+    batches = ledger(topic)
+    messages = sum(b.message_count or 0 for b in batches)
+    processing = (batches[-1].applied_at - batches[0].batch_started_at).total_seconds()
+    durations = [
+        (b.applied_at - b.batch_started_at).total_seconds() for b in batches if b.message_count
+    ]
+    print(
+        f"throughput: {messages} events in {len(durations)} batches "
+        f"(max {args.max_offsets_per_trigger}/batch): {processing:.1f} s processing -> "
+        f"{messages / processing:,.0f} events/s; wall time with Spark start-up {wall:.1f} s; "
+        f"batch duration median {statistics.median(durations):.1f} s"
+    )
+
+
+def freshness(args: argparse.Namespace, work: Path, log_path: Path, topics: list[str]) -> None:
+    topic = new_topic(topics)
+    pid_file = work / "live.pid"
+    with open(log_path, "ab") as log:
+        supervisor = subprocess.Popen(
+            job_command(
+                topic, work / "live", pid_file, "--trigger-interval", args.trigger_interval
+            ),
+            cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        kafka = producer()
+        traffic = Traffic(seed=11)
+        warmup = traffic.envelope(datetime.now(UTC))
+        send(kafka, topic, warmup).get(timeout=30)
+        deadline = time.monotonic() + 300
+        while not ledger(topic):
+            if supervisor.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the job did not start; see {log_path}")
+            time.sleep(0.5)
+        print(f"live: job ready; sending {args.live_rate} events/s for {args.live_seconds} s")
+        sent: list[tuple[datetime, object]] = []
+        began = time.monotonic()
+        for n in range(args.live_rate * args.live_seconds):
+            pause = began + n / args.live_rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            now = datetime.now(UTC)
+            sent.append((now, send(kafka, topic, traffic.envelope(now))))
+        kafka.flush()
+        positions = [(now, future.get(timeout=30)) for now, future in sent]
+        kafka.close()
+        last = {}
+        for _, metadata in positions:
+            last[metadata.partition] = max(last.get(metadata.partition, 0), metadata.offset + 1)
+        deadline = time.monotonic() + 300
+        while True:
+            batches = ledger(topic)
+            done = batches and all(
+                batches[-1].end_offsets.get(str(p), 0) >= end for p, end in last.items()
+            )
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        supervisor.wait(timeout=120)
+    delays = []
+    for occurred_at, metadata in positions:
+        for batch in batches:
+            if batch.end_offsets.get(str(metadata.partition), 0) > metadata.offset:
+                delays.append((batch.applied_at - occurred_at).total_seconds())
+                break
+    delays.sort()
+    p50 = delays[len(delays) // 2]
+    p95 = delays[int(len(delays) * 0.95)]
+    print(
+        f"freshness: {len(delays)} of {len(positions)} events visible, trigger "
+        f"{args.trigger_interval}: occurred_at -> counted p50 {p50:.2f} s, p95 {p95:.2f} s, "
+        f"max {delays[-1]:.2f} s"
+    )
+
+
+def clean_up(topics: list[str], work: Path) -> None:
+    for model, field in (
+        (PostEngagement, "post_id"),
+        (CommunityEngagement, "community_id"),
+        (EngagementActorWindow, "community_id"),
+    ):
+        model.objects.filter(**{f"{field}__gte": ID_BASE}).delete()
+    SparkBatch.objects.filter(topic__in=topics).delete()
+    EngagementDeadLetter.objects.filter(topic__in=topics).delete()
+    for topic in topics:
+        topic_delete(name=topic)
+    subprocess.call(["rm", "-rf", str(work)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=50_000)
+    parser.add_argument("--live-rate", type=int, default=500)
+    parser.add_argument("--live-seconds", type=int, default=60)
+    parser.add_argument("--trigger-interval", default="5 seconds")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-freshness", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep rows, topics, checkpoints")
+    args = parser.parse_args()
+
+    db = connection.settings_dict
+    print(
+        f"database {db['NAME']} at {db['HOST']}:{db['PORT']}, Spark {settings.SPARK_MASTER}, "
+        f"Kafka {','.join(settings.KAFKA_BOOTSTRAP_SERVERS)}"
+    )
+    work = REPO_DIR / "var" / "bench" / f"spark-engagement-{uuid.uuid4().hex[:8]}"
+    work.mkdir(parents=True)
+    log_path = REPO_DIR / "var" / "log" / "bench-spark-engagement.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    topics: list[str] = []
+    try:
+        if not args.skip_throughput:
+            throughput(args, work, log_path, topics)
+        if not args.skip_freshness:
+            freshness(args, work, log_path, topics)
+    finally:
+        if not args.keep:
+            clean_up(topics, work)
+
+
+if __name__ == "__main__":
+    main()
