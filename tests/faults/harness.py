@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -44,11 +45,18 @@ PASSWORD = "streamer-fake-people"
 
 @dataclass
 class Ports:
+    """STREAMER_FAULTS_PORTS="db,redis,kafka,controller,web" moves them."""
+
     db: int = 3317
     redis: int = 6390
     kafka: int = 9192
     controller: int = 9193
     web: int = 8797
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        given = os.environ.get("STREAMER_FAULTS_PORTS")
+        return cls(*(int(p) for p in given.split(","))) if given else cls()
 
 
 @dataclass
@@ -59,7 +67,7 @@ class Settings:
     traffic: float = 20.0  # seconds of traffic before and after each fault
     catch_up: float = 240.0
     var_dir: Path = REPO / "var" / "faults"
-    ports: Ports = field(default_factory=Ports)
+    ports: Ports = field(default_factory=Ports.from_env)
     keep: bool = False  # leave the private stack running afterwards
 
     @classmethod
@@ -415,8 +423,27 @@ class FaultRun:
         return self.config.var_dir / "run"
 
     # -- the run ----------------------------------------------------------------------------
+    def ports_check(self) -> None:
+        """Refuse to run on ports another process holds: a service already listening there
+        that is not this stack's own (by its pid file) would be used, and broken, by us."""
+        run = self.var_run
+        p = self.config.ports
+        for port, pid_file in ((p.db, "mariadb.pid"), (p.redis, "redis.pid"),
+                               (p.kafka, "kafka.pid"), (p.controller, "kafka.pid"),
+                               (p.web, None)):  # fmt: skip
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) != 0:
+                    continue
+            if pid_file and _pid_alive(run / pid_file):
+                continue
+            raise RuntimeError(
+                f"port {port} is used by another process; set STREAMER_FAULTS_PORTS"
+                '="db,redis,kafka,controller,web" to free ports'
+            )
+
     def prepare(self) -> dict:
         log(f"private stack under {self.config.var_dir}")
+        self.ports_check()
         self.stack.services("start")
         self.stack.manage("migrate", "--no-input", "-v0")
         self.stack.manage("kafka_setup")
@@ -469,6 +496,14 @@ class FaultRun:
                     f"{time.strftime('%H:%M:%S', time.localtime(answer.at))} {answer.what}: "
                     f"{answer.status or 'no answer'}{'' if answer.clean else ' (traceback)'}"
                 )
+
+
+def _pid_alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
