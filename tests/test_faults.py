@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import time
 
 import pytest
@@ -15,7 +16,18 @@ from kafka.errors import KafkaTimeoutError
 
 from analytics.models import OutboxEvent
 from communities.tests.helpers import community_make, user_make
-from tests.faults.harness import FaultRun, Settings
+from tests.faults.harness import FaultRun, Ports, Settings
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
 
 DB_DOWN = OperationalError(2002, "Can't connect to server on '127.0.0.1' (115)")
 
@@ -28,7 +40,11 @@ def test_fault_suite_short_form(tmp_path_factory):
     """Kafka stopped and started, the Spark job and the Celery worker killed with -9 and
     restarted, MariaDB restarted, each under live traffic: nothing lost, metrics equal the
     domain tables, no failed request except clean 503s while MariaDB was down."""
-    report = FaultRun(Settings.short_form()).run()
+    config = Settings.short_form()
+    # Free ports and a fresh data directory, so the run never meets another stack.
+    config.ports = Ports(*_free_ports(5))
+    config.var_dir = tmp_path_factory.mktemp("faults")
+    report = FaultRun(config).run()
     phases = {phase["phase"]: phase["check"] for phase in report.phases}
     assert all(check.get("ok") for check in phases.values()), phases
     assert report.bad_answers == []
