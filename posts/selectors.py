@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from django.core.paginator import Page, Paginator
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Subquery, Value
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from analytics.models import PredictionRun, TrendPrediction
 from communities.models import Community, Membership
@@ -135,9 +136,21 @@ def post_get_for_viewer(*, post_id: int, viewer: User | AnonymousUser) -> Post |
     return _posts_for_viewer(viewer).filter(pk=post_id).first()
 
 
+COUNT_CAP = 10_000
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most COUNT_CAP rows: a feed over a million posts would otherwise run a full
+    COUNT(*) on every page view. Past the cap the pager shows the first COUNT_CAP items' pages."""
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by()[:COUNT_CAP].count()
+
+
 def page_of(items: QuerySet, number: str | int | None, per_page: int = FEED_PAGE_SIZE) -> Page:
     """A page of `items`; out-of-range or garbage page numbers give the nearest page."""
-    return Paginator(items, per_page).get_page(number)
+    return CappedCountPaginator(items, per_page).get_page(number)
 
 
 def comment_threads(*, post: Post, page_number: str | int | None) -> Page:

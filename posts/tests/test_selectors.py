@@ -9,6 +9,7 @@ from django.urls import reverse
 from communities.services import community_join
 from communities.tests.helpers import community_make, user_make
 from posts import selectors, services
+from posts.models import Post
 from posts.selectors import FeedOrder
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +170,17 @@ def test_share_targets_exclude_the_original_community(owner_and_community):
     second = community_make(owner=owner)
     post = quote(owner, community)
     assert list(selectors.share_targets(user=owner, post=post)) == [second]
+
+
+@pytest.mark.django_db
+def test_page_counts_stop_at_the_cap(monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    owner = user_make()
+    community = community_make(owner=owner)
+    for n in range(5):
+        services.post_create(author=owner, community=community, kind="quote", text=f"q {n}")
+
+    page = selectors.page_of(Post.objects.order_by("-pk"), 1, per_page=2)
+
+    assert page.paginator.count == 3 and page.paginator.num_pages == 2
+    assert len(page.object_list) == 2
