@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := mariadb-server mariadb-client redis-server libmariadb-dev pkg-config ffmpeg chromium wrk
-MVN := mvn -q -B -Dmaven.repo.local=$(CURDIR)/var/m2
+MVN := mvn -q -B -Dstyle.color=never -Dmaven.repo.local=$(CURDIR)/var/m2
 
 .PHONY: setup run stop status test lint bench faults security clean-var
 .DEFAULT_GOAL := run
