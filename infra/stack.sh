@@ -99,9 +99,11 @@ redis_start() {
 }
 
 redis_stop() {
-  redis_up || return 0
-  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
-  wait_for 15 "Redis shutdown" bash -c "! redis-cli -h 127.0.0.1 -p $REDIS_PORT ping"
+  # Only the Redis this stack started (its pid file), never another one on the same port.
+  pid_alive "$RUN/redis.pid" || return 0
+  local pid; pid=$(cat "$RUN/redis.pid")
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$pid"
+  wait_for 15 "Redis shutdown" bash -c "! kill -0 $pid"
 }
 
 # --- Kafka (KRaft, single node) ----------------------------------------------------------
