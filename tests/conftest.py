@@ -68,7 +68,7 @@ def _worker_start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120  # a loaded 2-core machine can take a while
     while not any(hostname in reply for reply in app.control.ping(timeout=0.5)):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
