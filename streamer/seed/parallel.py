@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from django.db import connections
 
+from analytics.events import publish_soon_on_commit
+
 if TYPE_CHECKING:
     from streamer.seed.replay import DirectReplayer
     from streamer.seed.traffic import Action
@@ -81,6 +83,9 @@ def run_parallel(
             replayer.skipped.update(skipped - before[1])
             created.update(post_ids)
         replayer.posts_adopt(created)
+        # The workers queued publisher runs from their own processes; one more from here makes
+        # sure the outbox drains now even if one of theirs was lost (the sweep would, later).
+        publish_soon_on_commit()
     finally:
         for process in processes:
             process.join(timeout=30)
