@@ -71,12 +71,22 @@ def check_kafka() -> PartStatus:
     return PartStatus("kafka", True, servers, detail)
 
 
+def celery_workers_ping(timeout: float) -> list[str]:
+    """Names of the workers answering a ping within `timeout` seconds.
+
+    Pings over a connection of its own: the pooled one's reply poller can be left deaf in a
+    process that has forked children (kombu's after-fork cleanup in the child unregisters the
+    sockets from the epoll set both processes share), e.g. after seed_fake_data --workers."""
+    with celery_app.connection_for_write() as connection:
+        replies = celery_app.control.ping(timeout=timeout, connection=connection)
+    return sorted(name for reply in replies for name in reply)
+
+
 def check_celery_worker() -> PartStatus:
     try:
-        replies = celery_app.control.ping(timeout=1.0)
+        workers = celery_workers_ping(timeout=1.0)
     except Exception as exc:  # noqa: BLE001 - broker errors surface as many types
         return PartStatus("celery worker", False, settings.CELERY_BROKER_URL, _one_line(exc))
-    workers = sorted(name for reply in replies for name in reply)
     return PartStatus(
         "celery worker", bool(workers), settings.CELERY_BROKER_URL, ", ".join(workers) or "none"
     )

@@ -43,7 +43,7 @@ def _worker_env() -> dict[str, str]:
 
 
 def _worker_start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    from streamer.celery import app
+    from streamer.health import celery_workers_ping
 
     log_path = REPO_DIR / "var" / "log" / "test-celery-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ def _worker_start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 120  # a loaded 2-core machine can take a while
-    while not any(hostname in reply for reply in app.control.ping(timeout=0.5)):
+    while hostname not in celery_workers_ping(timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"celery worker did not start; see {log_path}")

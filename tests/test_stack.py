@@ -1,6 +1,7 @@
 """The foundation works with the real services: MariaDB, Kafka, Celery through Redis, Spark."""
 
 import json
+import multiprocessing
 import uuid
 
 import pytest
@@ -9,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from kafka import KafkaConsumer, KafkaProducer
 
-from streamer.health import all_checks
+from streamer.health import all_checks, check_celery_worker
 from streamer.tasks import ping
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +57,21 @@ def test_celery_task_runs_on_a_real_worker(celery_worker_process):
     result = ping.delay("hello")
 
     assert result.get(timeout=30) == "pong:hello"
+
+
+def _noop() -> None:
+    pass
+
+
+def test_worker_status_stays_true_after_this_process_forks(celery_worker_process):
+    """seed_fake_data --workers forks; the parent must still see the running worker."""
+    assert check_celery_worker().up
+
+    child = multiprocessing.get_context("fork").Process(target=_noop)
+    child.start()
+    child.join()
+
+    assert check_celery_worker().up
 
 
 @pytest.mark.spark
