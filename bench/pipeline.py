@@ -1,8 +1,9 @@
 """Benchmark 3, the whole pipeline at a steady rate: the generator (`seed_fake_data --live`,
-direct mode) sends --rate actions/s for --duration s through the services, a Celery worker
-publishes the outbox to Kafka, the Spark engagement job turns the topic into metric rows.
+direct mode, --generators processes sharing the rate) sends --rate actions/s for --duration s
+through the services, a Celery worker publishes the outbox to Kafka, the Spark engagement
+job turns the topic into metric rows.
 
-    .venv/bin/python bench/pipeline.py [--rate 1000] [--duration 300] [--trigger "1 second"]
+    .venv/bin/python bench/pipeline.py [--rate 1000] [--duration 300] [--generators 2]
 
 Freshness, commit -> visible metric: a probe likes/unlikes its own post twice a second
 through the services; for each action it takes the time after the commit and polls the
@@ -109,6 +110,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--duration", type=float, default=300.0)
     parser.add_argument("--trigger", default="1 second", help="Spark trigger interval")
+    parser.add_argument(
+        "--generators", type=int, default=2, help="live generator processes sharing --rate"
+    )
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]
@@ -213,32 +217,37 @@ def main() -> None:
             text=True,
         )
         began = time.monotonic()
-        generator = subprocess.run(
-            [
-                PYTHON,
-                "manage.py",
-                "seed_fake_data",
-                "--live",
-                "--rate",
-                str(args.rate),
-                "--duration",
-                str(args.duration),
-                "--seed",
-                "12",
-            ],
-            cwd=REPO,
-            env={**env, "COLUMNS": "200"},
-            capture_output=True,
-            text=True,
-        )
+        generators = [
+            subprocess.Popen(
+                [
+                    PYTHON,
+                    "manage.py",
+                    "seed_fake_data",
+                    "--live",
+                    "--rate",
+                    str(args.rate / args.generators),
+                    "--duration",
+                    str(args.duration),
+                    "--seed",
+                    str(12 + index),
+                ],
+                cwd=REPO,
+                env={**env, "COLUMNS": "200"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for index in range(args.generators)
+        ]
+        outputs = [generator.communicate()[0] for generator in generators]
         generated_in = time.monotonic() - began
         probe_out, _ = probe.communicate(timeout=600)
         freshness = [float(x) for x in re.findall(r"^PROBE ([\d.]+)$", probe_out, re.MULTILINE)]
-        writes = re.search(r"(\d+) writes in ([\d.]+) s", generator.stdout)
-        done = int(writes.group(1)) if writes else 0
+        done = sum(int(m) for out in outputs for m in re.findall(r"(\d+) writes in", out))
+        exits = [generator.returncode for generator in generators]
         print(
-            f"generator: {done} actions in {generated_in:.1f} s = {done / generated_in:.0f}/s "
-            f"(asked {args.rate:g}/s); exit {generator.returncode}",
+            f"generator: {args.generators} processes, {done} actions in {generated_in:.1f} s = "
+            f"{done / generated_in:.0f}/s (asked {args.rate:g}/s); exits {exits}",
             flush=True,
         )
         check = caught_up(env, timeout=900)
