@@ -245,6 +245,10 @@ def main() -> None:
         freshness = [float(x) for x in re.findall(r"^PROBE ([\d.]+)$", probe_out, re.MULTILINE)]
         done = sum(int(m) for out in outputs for m in re.findall(r"(\d+) writes in", out))
         exits = [generator.returncode for generator in generators]
+        for output, code in zip(outputs, exits, strict=True):
+            if code:
+                print(f"a generator exited {code}; its last lines:", *output.splitlines()[-8:],
+                      sep="\n  ", flush=True)  # fmt: skip
         print(
             f"generator: {args.generators} processes, {done} actions in {generated_in:.1f} s = "
             f"{done / generated_in:.0f}/s (asked {args.rate:g}/s); exits {exits}",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from datetime import datetime
 
@@ -171,3 +173,56 @@ def test_bad_arguments_give_one_line_and_a_non_zero_exit(args, message):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_chosen_as_deadlock_victim_is_applied_again_once():
+    """Two writers lock posts A and B in opposite orders. MariaDB rolls back the lighter
+    transaction, the generator's; it retries, and every like is written and counted once."""
+    from django.db import connection, transaction
+
+    from accounts.services import NewUser, users_create_bulk
+    from communities.services import community_create
+    from posts.services import post_create
+    from streamer.seed.replay import DirectReplayer
+    from streamer.seed.traffic import Action
+
+    fan, owner = users_create_bulk(
+        new_users=[NewUser(username=name, email=f"{name}@example.com") for name in ("fan", "own")],
+        password="x" * 12,
+    )
+    community = community_create(creator=owner, name="Locks", slug="locks")
+    post_a, post_b = (
+        post_create(author=owner, community=community, kind="quote", text=text) for text in "AB"
+    )
+    b_locked, other_got_a = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        try:
+            with transaction.atomic():
+                users_create_bulk(  # rows written: the heavier transaction is not the victim
+                    new_users=[NewUser(username=f"bulk{i}", email="") for i in range(100)],
+                    password="x" * 12,
+                )
+                Post.objects.select_for_update().get(pk=post_b.pk)
+                b_locked.set()
+                time.sleep(1.0)  # the generator now holds A and waits for B
+                Post.objects.select_for_update().get(pk=post_a.pk)
+                other_got_a.set()
+                transaction.set_rollback(True)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    assert b_locked.wait(30)
+    replayer = DirectReplayer(seed=1, password="x" * 12)
+    replayer.users, replayer.posts = [fan], {0: post_a, 1: post_b}
+    replayer.run_chunk([Action(at=0, verb="like", user=0, community=0, post=p) for p in (0, 1)])
+    other.join(30)
+
+    assert other_got_a.is_set()  # only possible if the generator's first attempt rolled back
+    assert replayer.done["like"] == 2
+    assert sorted(Post.objects.filter(pk__in=[post_a.pk, post_b.pk]).values_list(
+        "like_count", flat=True)) == [1, 1]  # fmt: skip
+    assert event_counts()["post_liked"] == 2

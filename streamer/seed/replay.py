@@ -4,6 +4,7 @@ pages and the API call, so every action writes its rows and its outbox event."""
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from accounts.services import NewUser, users_create_bulk
@@ -33,6 +34,8 @@ from streamer.seed.traffic import Action, Burst, LiveWorld, Plan, PlannedUser
 VIDEO_POOL_SIZE = 12
 CHUNK = 200  # actions per database transaction: one commit for many small writes
 LIVE_POSTS = 2000  # live traffic engages with this many of the newest posts
+LOCK_CONFLICTS = frozenset({1205, 1213})  # MariaDB: lock wait timeout, deadlock
+CHUNK_ATTEMPTS = 5
 
 
 class MediaMaker:
@@ -137,10 +140,27 @@ class DirectReplayer:
     def run(self, actions: list[Action], progress: Callable[[int], None]) -> None:
         for offset in range(0, len(actions), CHUNK):
             chunk = actions[offset : offset + CHUNK]
-            with transaction.atomic():
-                for action in chunk:
-                    self.apply(action)
+            self.run_chunk(chunk)
             progress(len(chunk))
+
+    def run_chunk(self, chunk: list[Action]) -> None:
+        """Apply `chunk` in one transaction. Another writer (a second generator process, or
+        people on the site) can lock the same posts in another order; MariaDB then rolls
+        back one of the transactions as a deadlock victim. If it is this one, the chunk is
+        applied again from its start (its rows, counts and created-object indexes), as a
+        client retries a failed request."""
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            done, skipped = Counter(self.done), Counter(self.skipped)
+            try:
+                with transaction.atomic():
+                    for action in chunk:
+                        self.apply(action)
+                return
+            except OperationalError as exc:
+                if exc.args[0] not in LOCK_CONFLICTS or attempt == CHUNK_ATTEMPTS:
+                    raise
+                self.done, self.skipped = done, skipped
+                time.sleep(random.uniform(0.01, 0.1) * attempt)
 
     def occurred_at(self, action: Action) -> datetime | None:
         return None if self.start is None else self.start + timedelta(seconds=action.at)
