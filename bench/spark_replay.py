@@ -7,8 +7,9 @@ same run on the same topic. The two results are compared post by post.
                                            [--max-offsets-per-trigger 500000]
 
 Events: views, likes, unlikes, comments and shares (70/15/3/8/4 %) on --posts posts in 50
-communities by 100,000 actors, occurred_at spread over the last 30 minutes (inside the
-watermark), produced with a bare producer (not timed). Spark is timed two ways: wall time of
+communities by 100,000 actors, occurred_at rising over the last 30 minutes (in time order,
+as the outbox publishes, so none falls behind the job's 10-minute watermark), produced with
+a bare producer (not timed). Spark is timed two ways: wall time of
 the command (JVM start-up included) and from its ledger (first batch start to last commit).
 
 Own database (bench_replay) and topic, removed afterwards.
@@ -64,7 +65,9 @@ def produce(topic: str, bootstrap: str, events: int, posts: int) -> None:
     now = datetime.now(UTC)
     for n in range(events):
         post = rng.randint(1, posts)
-        moment = now - timedelta(seconds=rng.random() * 1800)
+        # In time order with a few seconds of jitter, as the outbox publishes: random times
+        # over 30 minutes put most of each later batch behind the 10-minute watermark.
+        moment = now - timedelta(seconds=1800 * (1 - n / events) + rng.random() * 5)
         envelope = {
             "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "event_type": types[n % len(types)],
