@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit
 
 import MySQLdb
 from MySQLdb.cursors import Cursor
 
-DEFAULT_DATABASE_URL = "mysql://streamer:streamer@127.0.0.1:3307/streamer"
+from spark_jobs.contract import database_address
+
 # Deadlock found / lock wait timeout: the whole transaction is safe to run again.
 RETRYABLE_ERRORS = {1205, 1213}
 
@@ -22,36 +20,10 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class DatabaseAddress:
-    host: str
-    port: int
-    user: str
-    password: str
-    name: str
-
-    @classmethod
-    def from_url(cls, url: str) -> DatabaseAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in {"mysql", "mysql2", "mariadb", "mysqlgis"}:
-            raise ValueError(f"DATABASE_URL must be a mysql:// URL, got {parts.scheme}://")
-        return cls(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            name=parts.path.lstrip("/"),
-        )
-
-
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-
-
 def connect(url: str | None = None) -> MySQLdb.Connection:
     """A connection with autocommit off and the session in UTC, which is how Django stores
     datetimes (naive UTC) when USE_TZ is on."""
-    address = DatabaseAddress.from_url(url or database_url())
+    address = database_address(url)
     connection = MySQLdb.connect(
         host=address.host,
         port=address.port,

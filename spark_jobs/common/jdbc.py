@@ -1,5 +1,6 @@
 """Reading Django-owned tables into Spark through JDBC (the MariaDB driver `make setup`
-puts in var/jars/spark), configured by the same DATABASE_URL as `db.py`.
+puts in var/jars/spark), configured by the same DATABASE_URL as `db.py` (parsed by
+`spark_jobs.contract`).
 
 The URL is `jdbc:mysql://…?permitMysqlScheme`: Spark picks its MySQL dialect (backtick
 quoting) only for that scheme, and MariaDB Connector/J 3.x accepts it only with that flag."""
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
-from spark_jobs.common.db import DatabaseAddress, database_url
+from spark_jobs.contract import database_address
 
 DRIVER = "org.mariadb.jdbc.Driver"
 
 
 def jdbc_url(url: str | None = None) -> str:
-    address = DatabaseAddress.from_url(url or database_url())
+    address = database_address(url)
     return (
         f"jdbc:mysql://{address.host}:{address.port}/{address.name}"
         "?permitMysqlScheme&useUnicode=true&characterEncoding=UTF-8"
@@ -33,7 +34,7 @@ def jdbc_read(
 ) -> DataFrame:
     """A SELECT as a DataFrame. With `partition_column` and `bounds`, Spark reads it in
     `partitions` parallel range queries on that (integer) column."""
-    address = DatabaseAddress.from_url(url or database_url())
+    address = database_address(url)
     reader = (
         spark.read.format("jdbc")
         .option("url", jdbc_url(url))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from spark_jobs.contract import local_kafka_bootstrap
+
 REPO_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = REPO_DIR / "var"
 
@@ -19,7 +21,7 @@ def spark_master() -> str:
 
 
 def kafka_bootstrap_servers() -> str:
-    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", local_kafka_bootstrap())
 
 
 def connector_jars() -> list[str]:
@@ -32,6 +34,10 @@ def connector_jars() -> list[str]:
 
 
 ROCKSDB_STATE_STORE = "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider"
+# Spark's JDBC reader turns DATETIME values into timestamps through the JVM's default time
+# zone; Django stores naive UTC, so the JVMs run in UTC for values to come back as stored,
+# whatever the host's zone.
+UTC_JVM = "-Duser.timezone=UTC"
 
 
 def spark_conf(app_name: str) -> dict[str, str]:
@@ -53,6 +59,8 @@ def spark_conf(app_name: str) -> dict[str, str]:
         "spark.sql.streaming.stateStore.providerClass": os.environ.get(
             "SPARK_STATE_STORE_PROVIDER", ROCKSDB_STATE_STORE
         ),
+        "spark.driver.extraJavaOptions": UTC_JVM,
+        "spark.executor.extraJavaOptions": UTC_JVM,
     }
 
 

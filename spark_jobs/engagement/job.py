@@ -23,11 +23,12 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
-from spark_jobs.common.db import database_url
 from spark_jobs.common.session import REPO_DIR, kafka_bootstrap_servers, spark_session
+from spark_jobs.contract import database_url
 from spark_jobs.engagement.sink import (
     DEAD_LETTER_QUERY,
     METRICS_QUERY,
+    BatchHooks,
     DeadLetterSink,
     EngagementSink,
 )
@@ -125,7 +126,9 @@ def _with_trigger(
     return writer.trigger(processingTime=interval)
 
 
-def start_queries(spark: SparkSession, config: EngagementJobConfig) -> list[StreamingQuery]:
+def start_queries(
+    spark: SparkSession, config: EngagementJobConfig, hooks: BatchHooks | None = None
+) -> list[StreamingQuery]:
     config.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     counts = engagement_counts(
         kafka_records(spark, config),
@@ -142,6 +145,7 @@ def start_queries(spark: SparkSession, config: EngagementJobConfig) -> list[Stre
                 checkpoint_dir=config.metrics_checkpoint,
                 topic=config.topic,
                 url=config.database_url,
+                hooks=hooks,
             )
         ),
         config,
@@ -165,7 +169,7 @@ def start_queries(spark: SparkSession, config: EngagementJobConfig) -> list[Stre
     return [metrics, dead]
 
 
-def run(config: EngagementJobConfig) -> int:
+def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
     """Run until stopped (SIGTERM/SIGINT), or with --available-now until every query has
     processed what the topic held at start. Returns the process exit status.
 
@@ -194,7 +198,7 @@ def run(config: EngagementJobConfig) -> int:
     try:
         while not stopping:
             started = time.monotonic()
-            queries = start_queries(spark, config)
+            queries = start_queries(spark, config, hooks)
             failure = _supervise(queries, lambda: stopping)
             _stop_all(queries)
             if failure is None:
@@ -288,7 +292,7 @@ def parse_args(argv: Sequence[str] | None = None) -> EngagementJobConfig:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, hooks: BatchHooks | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -298,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return run(config)
+    return run(config, hooks)
 
 
 if __name__ == "__main__":

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import MySQLdb
 from MySQLdb.cursors import Cursor
@@ -35,17 +33,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from spark_jobs.common.db import run_in_transaction
-from spark_jobs.engagement.schema import COUNT_COLUMNS, POST_COUNTS
+from spark_jobs.contract import COUNT_COLUMNS, POST_COUNTS, Queries, Tables
 from spark_jobs.engagement.transform import ACTOR_COUNT_COLUMNS, DEAD_LETTER_COLUMNS
 
-ACTOR_TABLE = "analytics_engagement_actor_window"
-POST_TABLE = "analytics_post_engagement"
-COMMUNITY_TABLE = "analytics_community_engagement"
-DEAD_LETTER_TABLE = "analytics_engagement_dead_letter"
-LEDGER_TABLE = "analytics_spark_batch"
+ACTOR_TABLE = Tables.ACTOR_WINDOW
+POST_TABLE = Tables.POST_ENGAGEMENT
+COMMUNITY_TABLE = Tables.COMMUNITY_ENGAGEMENT
+DEAD_LETTER_TABLE = Tables.DEAD_LETTER
+LEDGER_TABLE = Tables.SPARK_BATCH
 
-METRICS_QUERY = "engagement"
-DEAD_LETTER_QUERY = "engagement_dead_letters"
+METRICS_QUERY = Queries.METRICS
+DEAD_LETTER_QUERY = Queries.DEAD_LETTERS
 
 GRAIN_WINDOW, GRAIN_HOUR, GRAIN_DAY = "window", "hour", "day"
 SQL_CHUNK = 500
@@ -139,37 +137,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-@dataclass(frozen=True)
-class Fault:
-    """A crash injected for the crash tests, from ENGAGEMENT_FAULT=<kind>:<batch id>[:<rows>]:
+class BatchHooks(Protocol):
+    """Called at the two moments that matter for exactly-once: inside the batch's open
+    transaction (after its rows, before the ledger row and the commit), and after the commit
+    (before Spark records the batch as done). The crash tests kill the job there
+    (tests/support/spark_faults.py); the job itself runs without hooks."""
 
-    - `crash_in_batch:B:N` SIGKILLs the job after N actor rows of batch B are written inside
-      the open transaction (MySQL rolls it back when the connection drops);
-    - `fail_in_batch:B:N` raises there instead (the query stops with an error);
-    - `crash_after_commit:B` SIGKILLs the job after batch B committed, before Spark records
-      the batch as done, so a restart re-runs a batch the ledger already has."""
+    def inside_transaction(self, batch: BatchInfo) -> None: ...
 
-    kind: str
-    batch_id: int
-    after_rows: int = 0
-
-    KINDS = ("crash_in_batch", "fail_in_batch", "crash_after_commit")
-
-    @classmethod
-    def from_env(cls) -> Fault | None:
-        spec = os.environ.get("ENGAGEMENT_FAULT", "").strip()
-        if not spec:
-            return None
-        kind, batch_id, *rest = spec.split(":")
-        if kind not in cls.KINDS:
-            raise ValueError(f"ENGAGEMENT_FAULT kind must be one of {cls.KINDS}")
-        return cls(kind=kind, batch_id=int(batch_id), after_rows=int(rest[0]) if rest else 0)
-
-    def strike(self) -> None:
-        if self.kind == "fail_in_batch":
-            raise RuntimeError(f"injected failure in batch {self.batch_id}")
-        log.warning("injected crash (%s) in batch %s", self.kind, self.batch_id)
-        os.kill(os.getpid(), signal.SIGKILL)
+    def after_commit(self, batch: BatchInfo) -> None: ...
 
 
 def apply_actor_counts(
@@ -177,7 +153,7 @@ def apply_actor_counts(
     batch: BatchInfo,
     *,
     url: str | None = None,
-    fault: Fault | None = None,
+    hooks: BatchHooks | None = None,
 ) -> bool:
     """Write one batch of actor window counts and the rollups it affects, once. Returns
     False when the ledger shows the batch was already applied (nothing is written)."""
@@ -186,19 +162,18 @@ def apply_actor_counts(
         if _ledger_has(cursor, batch):
             return False
         now = _utc_now()
-        if fault and fault.kind != "crash_after_commit" and fault.batch_id == batch.batch_id:
-            _upsert_actor_rows(cursor, rows[: fault.after_rows], now)
-            fault.strike()
         _upsert_actor_rows(cursor, rows, now)
         for rollup in (POST_ROLLUP, COMMUNITY_ROLLUP):
             for (grain, start, end), entity_ids in _buckets(rows, rollup.key):
                 rollup.recompute(cursor, grain, start, end, entity_ids, now)
+        if hooks:
+            hooks.inside_transaction(batch)
         _ledger_insert(cursor, batch, output_rows=len(rows))
         return True
 
     applied = _run_once(work, batch, url)
-    if fault and fault.kind == "crash_after_commit" and fault.batch_id == batch.batch_id:
-        fault.strike()
+    if hooks:
+        hooks.after_commit(batch)
     return applied
 
 
@@ -456,12 +431,13 @@ class EngagementSink:
         topic: str,
         url: str | None = None,
         query_name: str = METRICS_QUERY,
+        hooks: BatchHooks | None = None,
     ) -> None:
         self.checkpoint_dir = checkpoint_dir
         self.topic = topic
         self.url = url
         self.query_name = query_name
-        self.fault = Fault.from_env()
+        self.hooks = hooks
 
     def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
         started = time.monotonic()
@@ -481,7 +457,7 @@ class EngagementSink:
             self.checkpoint_dir, query_name=self.query_name, batch_id=batch_id, topic=self.topic
         )
         collected = time.monotonic()
-        applied = apply_actor_counts(rows, batch, url=self.url, fault=self.fault)
+        applied = apply_actor_counts(rows, batch, url=self.url, hooks=self.hooks)
         log.info(
             "%s batch %s: %s messages, %s actor rows, %s (Spark %.2f s, database %.2f s)",
             self.query_name,

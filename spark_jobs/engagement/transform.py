@@ -14,39 +14,30 @@ from decimal import Decimal
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_jobs.engagement.schema import (
+from spark_jobs.contract import (
     COMMUNITY_COUNTS,
     COMMUNITY_EVENT_TYPES,
-    CORRUPT_RECORD,
     COUNT_COLUMNS,
-    ENVELOPE_FIELDS,
-    ENVELOPE_SCHEMA,
-    EVENT_ID_PATTERN,
     EVENT_TYPES,
-    INTEGER_FIELDS,
-    OCCURRED_AT_FORMAT,
-    OCCURRED_AT_PATTERN,
     POST_COUNTS,
     POST_EVENT_TYPES,
     SCHEMA_VERSION,
+    SCORE_WEIGHTS,
+)
+from spark_jobs.engagement.schema import (
+    CORRUPT_RECORD,
+    ENVELOPE_FIELDS,
+    ENVELOPE_SCHEMA,
+    EVENT_ID_PATTERN,
+    INTEGER_FIELDS,
+    OCCURRED_AT_FORMAT,
+    OCCURRED_AT_PATTERN,
 )
 
 DEFAULT_WINDOW = "1 minute"
 DEFAULT_WATERMARK = "10 minutes"
 DEFAULT_MAX_CLOCK_SKEW = "5 minutes"
 
-# Engagement score = 0.1*views + 1*net_likes + 2*comments + 3*shares.
-# The weights follow the effort an action costs and the reach it adds: a view is passive
-# and repeats (ten views weigh one like), a like is a one-click endorsement (an unlike takes
-# it back, hence net likes), a comment costs writing and starts conversation, and a share
-# puts the post in front of a new audience. The score is linear, so the score of a post or
-# community is the sum of its actors' scores, at every grain.
-SCORE_WEIGHTS: dict[str, Decimal] = {
-    "views": Decimal("0.1"),
-    "net_likes": Decimal("1"),
-    "comments": Decimal("2"),
-    "shares": Decimal("3"),
-}
 SCORE_TYPE = "decimal(14,1)"
 
 EVENT_COLUMNS = (
@@ -258,7 +249,8 @@ def actor_window_counts(events: DataFrame, *, window: str = DEFAULT_WINDOW) -> D
 
 
 def with_engagement_score(counts: DataFrame) -> DataFrame:
-    """Add `net_likes` (likes - unlikes) and `engagement_score` (see SCORE_WEIGHTS)."""
+    """Add `net_likes` (likes - unlikes) and `engagement_score` (weights:
+    `spark_jobs.contract.SCORE_WEIGHTS`)."""
     with_net = counts.withColumn("net_likes", F.col("likes") - F.col("unlikes"))
     score = sum(
         (F.col(column) * F.lit(weight) for column, weight in SCORE_WEIGHTS.items()),

@@ -15,9 +15,10 @@ from typing import Any
 from MySQLdb.cursors import Cursor
 
 from spark_jobs.common.db import run_in_transaction
+from spark_jobs.contract import Tables
 
-POST_TABLE = "analytics_trend_prediction"
-COMMUNITY_TABLE = "analytics_community_trend"
+POST_TABLE = Tables.TREND_PREDICTION
+COMMUNITY_TABLE = Tables.COMMUNITY_TREND
 CHUNK = 500
 
 POST_COLUMNS = (

@@ -18,12 +18,13 @@ from pyspark.sql import functions as F
 
 from spark_jobs.common.db import connect
 from spark_jobs.common.jdbc import jdbc_read
+from spark_jobs.contract import Queries, Tables
 
-POST_TABLE = "analytics_post_engagement"
-COMMUNITY_TABLE = "analytics_community_engagement"
-LEDGER_TABLE = "analytics_spark_batch"
-POSTS_TABLE = "posts_post"
-METRICS_QUERY = "engagement"
+POST_TABLE = Tables.POST_ENGAGEMENT
+COMMUNITY_TABLE = Tables.COMMUNITY_ENGAGEMENT
+LEDGER_TABLE = Tables.SPARK_BATCH
+POSTS_TABLE = Tables.POSTS
+METRICS_QUERY = Queries.METRICS
 
 
 @dataclass(frozen=True)
