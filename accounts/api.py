@@ -11,7 +11,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.services import NewUser, token_for, user_register
-from streamer.api_docs import ERROR_RESPONSES
+from core.api_docs import ERROR_RESPONSES
 
 
 class RegisterInput(serializers.Serializer):

@@ -1,38 +1,6 @@
 from django.db import models
 
-
-class OutboxEvent(models.Model):
-    """An event waiting to be (or already) published to Kafka: the transactional outbox.
-
-    Rows are written by `analytics.events.event_append` in the same transaction as the action
-    they describe, and published in `id` order by `analytics.publisher`."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        PUBLISHED = "published", "published"
-        FAILED = "failed", "failed (kept, not retried)"
-
-    event_id = models.UUIDField(unique=True)
-    event_type = models.CharField(max_length=32, db_index=True)
-    key = models.CharField(max_length=32, help_text="Kafka key: post id, else community id.")
-    envelope = models.JSONField()
-    occurred_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    published_at = models.DateTimeField(null=True, blank=True)
-    kafka_partition = models.IntegerField(null=True, blank=True)
-    kafka_offset = models.BigIntegerField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["status", "id"], name="outbox_status_id"),
-            models.Index(fields=["status", "published_at"], name="outbox_status_published"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event_type} {self.event_id} ({self.status})"
+from spark_jobs.contract import Tables
 
 
 class EngagementGrain(models.TextChoices):
@@ -49,8 +17,8 @@ class EngagementCounts(models.Model):
     """Counts of one entity in one time bucket, written only by `spark_jobs.engagement`.
 
     Every count is *set* from the job's state, never incremented, so a replayed batch writes
-    the same values again. `engagement_score` = 0.1·views + 1·net_likes + 2·comments +
-    3·shares (see `spark_jobs/engagement/transform.py`). Buckets are [window_start,
+    the same values again. `engagement_score` weighs the counts by
+    `spark_jobs.contract.SCORE_WEIGHTS`. Buckets are [window_start,
     window_end) in UTC. A bucket is final once its window_end is at or before the watermark
     recorded in `SparkBatch`; later events are dropped by the job."""
 
@@ -82,7 +50,7 @@ class PostEngagement(EngagementCounts):
     community_id = models.BigIntegerField()
 
     class Meta:
-        db_table = "analytics_post_engagement"
+        db_table = Tables.POST_ENGAGEMENT
         constraints = [
             models.UniqueConstraint(
                 fields=["post_id", "grain", "window_start"], name="post_engagement_key"
@@ -110,7 +78,7 @@ class CommunityEngagement(EngagementCounts):
     members_left = models.PositiveIntegerField(default=0)
 
     class Meta:
-        db_table = "analytics_community_engagement"
+        db_table = Tables.COMMUNITY_ENGAGEMENT
         constraints = [
             models.UniqueConstraint(
                 fields=["community_id", "grain", "window_start"], name="community_engagement_key"
@@ -146,7 +114,7 @@ class EngagementActorWindow(models.Model):
     updated_at = models.DateTimeField()
 
     class Meta:
-        db_table = "analytics_engagement_actor_window"
+        db_table = Tables.ACTOR_WINDOW
         constraints = [
             models.UniqueConstraint(
                 fields=["post_id", "window_start", "actor_id", "community_id"],
@@ -178,7 +146,7 @@ class EngagementDeadLetter(models.Model):
     received_at = models.DateTimeField(help_text="When the job wrote the row.")
 
     class Meta:
-        db_table = "analytics_engagement_dead_letter"
+        db_table = Tables.DEAD_LETTER
         constraints = [
             models.UniqueConstraint(
                 fields=["topic", "partition", "offset"], name="engagement_dead_letter_key"
@@ -215,7 +183,7 @@ class SparkBatch(models.Model):
     applied_at = models.DateTimeField()
 
     class Meta:
-        db_table = "analytics_spark_batch"
+        db_table = Tables.SPARK_BATCH
         constraints = [
             models.UniqueConstraint(
                 fields=["query_name", "query_id", "batch_id"], name="spark_batch_key"
@@ -262,7 +230,7 @@ class ModelRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        db_table = "analytics_model_run"
+        db_table = Tables.MODEL_RUN
         indexes = [models.Index(fields=["promoted", "status", "id"], name="model_run_live")]
 
     def __str__(self) -> str:
@@ -295,7 +263,7 @@ class PredictionRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        db_table = "analytics_prediction_run"
+        db_table = Tables.PREDICTION_RUN
         indexes = [models.Index(fields=["status", "id"], name="prediction_run_latest")]
 
     def __str__(self) -> str:
@@ -322,7 +290,7 @@ class TrendPrediction(models.Model):
     generated_at = models.DateTimeField()
 
     class Meta:
-        db_table = "analytics_trend_prediction"
+        db_table = Tables.TREND_PREDICTION
         constraints = [models.UniqueConstraint(fields=["run", "post"], name="trend_prediction_key")]
         indexes = [models.Index(fields=["run", "rank"], name="trend_prediction_rank")]
 
@@ -348,7 +316,7 @@ class CommunityTrend(models.Model):
     generated_at = models.DateTimeField()
 
     class Meta:
-        db_table = "analytics_community_trend"
+        db_table = Tables.COMMUNITY_TREND
         constraints = [
             models.UniqueConstraint(fields=["run", "community"], name="community_trend_key")
         ]

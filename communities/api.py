@@ -17,7 +17,7 @@ from communities.services import (
     community_leave,
     community_update,
 )
-from streamer.api_docs import ERROR_RESPONSES
+from core.api_docs import ERROR_RESPONSES
 
 
 class CommunityOutput(serializers.ModelSerializer):

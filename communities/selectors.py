@@ -66,3 +66,14 @@ def community_members(*, community: Community) -> QuerySet[Membership]:
         .annotate(rank=rank)
         .order_by("rank", "joined_at", "pk")
     )
+
+
+def communities_by_id(ids: list[int]) -> dict[int, Community]:
+    return Community.objects.in_bulk(ids)
+
+
+def community_list_largest(*, limit: int) -> list[Community]:
+    """The largest communities first (the dashboard's chart picker)."""
+    return list(
+        Community.objects.only("id", "slug", "name").order_by("-member_count", "name")[:limit]
+    )

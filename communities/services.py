@@ -1,5 +1,5 @@
 """Writes for communities and memberships. Each state change appends its analytics event in
-the same transaction (analytics.events.event_append)."""
+the same transaction (events.services.event_append)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.text import slugify
 
-from analytics.events import EventType, event_append
 from communities.models import Community, Membership
+from events.envelope import EventType
+from events.services import event_append
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User

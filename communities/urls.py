@@ -1,13 +1,13 @@
+"""Community pages. Mounted under the `communities` namespace by streamer/urls.py, which adds
+the community page itself (a feed of posts, in posts/views.py)."""
+
 from django.urls import path
 
 from communities import views
 
-app_name = "communities"
-
 urlpatterns = [
     path("communities/", views.community_list, name="list"),
     path("communities/new/", views.community_create, name="create"),
-    path("c/<slug:slug>/", views.community_detail, name="detail"),
     path("c/<slug:slug>/edit/", views.community_edit, name="edit"),
     path("c/<slug:slug>/join/", views.community_join, name="join"),
     path("c/<slug:slug>/leave/", views.community_leave, name="leave"),

@@ -1,37 +1,15 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.services import NewUser, user_register
 from communities import selectors, services
-from communities.forms import CommunityEditForm, CommunityForm, RoleForm, SignupForm
+from communities.forms import CommunityEditForm, CommunityForm, RoleForm
 from communities.models import Community
-from communities.web import message_errors, redirect_back
-from posts.selectors import FeedOrder, page_of, post_list_community
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("home")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            user = user_register(
-                new_user=NewUser(username=data["username"], email=data["email"]),
-                password=data["password"],
-            )
-        except ValidationError as error:
-            form.add_error(None, error)
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome, {user.username}! Join a few communities.")
-            return redirect("communities:list")
-    return render(request, "registration/signup.html", {"form": form})
+from core.web import message_errors, page_of, redirect_back
 
 
 def community_list(request: HttpRequest) -> HttpResponse:
@@ -39,23 +17,6 @@ def community_list(request: HttpRequest) -> HttpResponse:
     communities = selectors.community_list(user=request.user, search=search)
     page = page_of(communities, request.GET.get("page"))
     return render(request, "communities/list.html", {"page": page, "search": search})
-
-
-def community_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    community = get_object_or_404(Community, slug=slug)
-    order = FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
-    posts = post_list_community(community=community, viewer=request.user, order=order)
-    context = {
-        "community": community,
-        "membership": selectors.membership_get(user=request.user, community=community),
-        "can_moderate": selectors.user_can_moderate(user=request.user, community=community),
-        "moderators": selectors.community_members(community=community).filter(
-            role__in=["owner", "moderator"]
-        )[:10],
-        "page": page_of(posts, request.GET.get("page")),
-        "order": order,
-    }
-    return render(request, "communities/detail.html", context)
 
 
 @login_required

@@ -1,6 +1,6 @@
 """REST API v1 for posts, likes, comments and shares. Thin: serializers shape data, services
 and selectors decide; a rule broken in a service comes back as 400/403 through
-`streamer.api.api_exception_handler`."""
+`core.api.api_exception_handler`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from communities.models import Community
+from core.api import FeedCursorPagination, StandardPagination
+from core.api_docs import DETAIL, ERROR_RESPONSES
 from posts.models import Comment, Post
 from posts.selectors import (
     FeedOrder,
@@ -37,8 +39,6 @@ from posts.services import (
     post_unlike,
     post_view_record,
 )
-from streamer.api import FeedCursorPagination, StandardPagination
-from streamer.api_docs import DETAIL, ERROR_RESPONSES
 
 POST_ID_REGEX = r"[0-9]{1,18}"
 

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Subquery, Value
 from django.utils import timezone
-from django.utils.functional import cached_property
+from django.utils.text import Truncator
 
 from analytics.models import PredictionRun, TrendPrediction
+from analytics.selectors.trends import predictions_of_latest_batch
 from communities.models import Community, Membership
+from core.web import page_of
 from posts.models import Comment, Like, Post
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 SORTS = ("hot", "new", "top", "trending")
 TOP_PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "all": None}
 DEFAULT_SORT, DEFAULT_PERIOD = "hot", "week"
-FEED_PAGE_SIZE = 20
 THREADS_PAGE_SIZE = 30
 MAX_INDENT = 6
 
@@ -69,12 +70,7 @@ def _trending(posts: QuerySet[Post]) -> QuerySet[Post]:
     """Posts of the newest prediction batch, by predicted engagement (rank 1 first), with
     `trend_rank`, `trend_predicted` and `trend_score`; posts the batch did not rank are left
     out. The batch is picked in SQL, so the feed stays one query."""
-    latest = (
-        PredictionRun.objects.filter(status=PredictionRun.Status.SUCCEEDED)
-        .order_by("-id")
-        .values("id")[:1]
-    )
-    predictions = TrendPrediction.objects.filter(run_id=Subquery(latest))
+    predictions = predictions_of_latest_batch()
     mine = predictions.filter(post_id=OuterRef("pk"))
     return (
         posts.filter(pk__in=predictions.values("post_id"))
@@ -134,23 +130,6 @@ def post_list_author(*, author: User, viewer: User | AnonymousUser) -> QuerySet[
 
 def post_get_for_viewer(*, post_id: int, viewer: User | AnonymousUser) -> Post | None:
     return _posts_for_viewer(viewer).filter(pk=post_id).first()
-
-
-COUNT_CAP = 10_000
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most COUNT_CAP rows: a feed over a million posts would otherwise run a full
-    COUNT(*) on every page view. Past the cap the pager shows the first COUNT_CAP items' pages."""
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list.order_by()[:COUNT_CAP].count()
-
-
-def page_of(items: QuerySet, number: str | int | None, per_page: int = FEED_PAGE_SIZE) -> Page:
-    """A page of `items`; out-of-range or garbage page numbers give the nearest page."""
-    return CappedCountPaginator(items, per_page).get_page(number)
 
 
 def comment_threads(*, post: Post, page_number: str | int | None) -> Page:
@@ -214,3 +193,30 @@ def comment_list_for_post(*, post: Post) -> QuerySet[Comment]:
     """A post's comments, oldest first, each with its parent id and depth (a flat list a
     client can thread)."""
     return Comment.objects.filter(post=post).select_related("author").order_by("created_at", "pk")
+
+
+def trending_post_list(*, run: PredictionRun | None, limit: int) -> list[TrendPrediction]:
+    """A prediction batch's best-ranked predictions whose posts are still visible, each with
+    its post, community and author loaded (the Trending API)."""
+    if run is None:
+        return []
+    rows = (
+        TrendPrediction.objects.filter(run=run, post__deleted_at__isnull=True)
+        .select_related("post", "post__community", "post__author")
+        .order_by("rank")
+    )
+    return list(rows[:limit])
+
+
+def post_label(post: Post) -> str:
+    """A short name for a post in lists (the dashboard): its text, or its kind and id."""
+    content = post.content
+    text = Truncator(" ".join(content.text.split())).chars(80)
+    if content.kind == Post.Kind.QUOTE:
+        return f"“{text}”" if text else f"Quote #{post.pk}"
+    return text or f"{content.kind.capitalize()} #{post.pk}"
+
+
+def posts_by_id(ids: list[int]) -> dict[int, Post]:
+    """Posts (deleted ones too) with their community and, for reposts, the original."""
+    return Post.objects.select_related("community", "author", "shared_from").in_bulk(ids)

@@ -17,9 +17,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from analytics.events import EventType, event_append
 from communities.models import Community, Membership
 from communities.services import user_require_active
+from events.envelope import EventType
+from events.services import event_append
 from posts import media as media_lib
 from posts import ranking
 from posts.models import Comment, Like, Post, Share

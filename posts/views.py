@@ -8,10 +8,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
-from analytics import trends
+from analytics.selectors.trends import prediction_batch_latest, trending_community_list
 from communities.models import Community
-from communities.selectors import community_list_for_user, membership_get, user_can_moderate
-from communities.web import message_errors, redirect_back
+from communities.selectors import (
+    community_list_for_user,
+    community_members,
+    membership_get,
+    user_can_moderate,
+)
+from core.web import message_errors, page_of, redirect_back
 from posts import selectors, services
 from posts.forms import CommentForm, PostForm, ShareForm
 from posts.models import Comment, Post
@@ -23,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
     order = selectors.FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
     posts = selectors.post_list_feed(viewer=request.user, order=order)
     context = {
-        "page": selectors.page_of(posts, request.GET.get("page")),
+        "page": page_of(posts, request.GET.get("page")),
         "order": order,
         "my_communities": community_list_for_user(user=request.user)[:12],
     }
@@ -33,15 +38,32 @@ def home(request: HttpRequest) -> HttpResponse:
 def trending(request: HttpRequest) -> HttpResponse:
     """Posts the trend model expects to get the most engagement in the next hour, and the
     communities it expects to be busiest."""
-    run = trends.prediction_run_latest()
+    run = prediction_batch_latest()
     context = {
-        "page": selectors.page_of(
-            selectors.post_list_trending(viewer=request.user), request.GET.get("page")
-        ),
+        "page": page_of(selectors.post_list_trending(viewer=request.user), request.GET.get("page")),
         "run": run,
-        "communities": trends.trending_community_list(run=run, limit=TRENDING_COMMUNITIES),
+        "communities": trending_community_list(run=run, limit=TRENDING_COMMUNITIES),
     }
     return render(request, "posts/trending.html", context)
+
+
+def community_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """A community's page: its feed of posts, with who runs it and the viewer's membership.
+    (In the communities URL namespace as `communities:detail`; see streamer/urls.py.)"""
+    community = get_object_or_404(Community, slug=slug)
+    order = selectors.FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
+    posts = selectors.post_list_community(community=community, viewer=request.user, order=order)
+    context = {
+        "community": community,
+        "membership": membership_get(user=request.user, community=community),
+        "can_moderate": user_can_moderate(user=request.user, community=community),
+        "moderators": community_members(community=community).filter(
+            role__in=["owner", "moderator"]
+        )[:10],
+        "page": page_of(posts, request.GET.get("page")),
+        "order": order,
+    }
+    return render(request, "communities/detail.html", context)
 
 
 def _visible_post(request: HttpRequest, post_id: int) -> Post:
@@ -176,7 +198,7 @@ def user_profile(request: HttpRequest, username: str) -> HttpResponse:
     posts = selectors.post_list_author(author=person, viewer=request.user)
     context = {
         "person": person,
-        "page": selectors.page_of(posts, request.GET.get("page")),
+        "page": page_of(posts, request.GET.get("page")),
         "communities": Community.objects.filter(memberships__user=person).order_by("name")[:20],
         "post_total": Post.objects.filter(author=person, deleted_at__isnull=True).count(),
     }

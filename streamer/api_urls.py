@@ -16,6 +16,6 @@ router.register("comments", CommentViewSet, basename="comment")
 urlpatterns = [
     path("auth/register/", RegisterApi.as_view(), name="api-register"),
     path("auth/token/", TokenApi.as_view(), name="api-token"),
-    path("analytics/", include("analytics.api_urls")),
+    path("analytics/", include("dashboard.api_urls")),
     path("", include(router.urls)),
 ]

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from spark_jobs.contract import DEFAULT_DATABASE_URL, local_kafka_bootstrap, local_redis_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -23,7 +25,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "analytics.apps.StreamerAdminConfig",  # django.contrib.admin + the Analytics dashboard
+    "dashboard.apps.DashboardAdminConfig",  # django.contrib.admin + the Analytics dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -36,17 +38,20 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
-    "streamer",
+    "core",
+    "events",
     "accounts",
     "communities",
     "posts",
     "analytics",
+    "dashboard",
+    "generator",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "streamer.middleware.RequestSizeLimitMiddleware",
-    "streamer.middleware.DatabaseUnavailableMiddleware",
+    "core.middleware.RequestSizeLimitMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -73,9 +78,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": env.db("DATABASE_URL", default="mysql://streamer:streamer@127.0.0.1:3307/streamer")
-}
+DATABASES = {"default": env.db("DATABASE_URL", default=DEFAULT_DATABASE_URL)}
 DATABASES["default"].setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
 DATABASES["default"]["TEST"] = {
     "NAME": env.str("TEST_DATABASE_NAME", default=None),
@@ -136,19 +139,19 @@ STORAGES = {
 }
 
 # The cache (API throttling counters, among others) is shared by every web process.
-CACHES = {"default": env.cache("CACHE_URL", default="rediscache://127.0.0.1:6380/10")}
+CACHES = {"default": env.cache("CACHE_URL", default=local_redis_url(10, "rediscache"))}
 
 # Celery: Redis is the broker; django-celery-beat keeps the schedule in the database.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6380/0")
-CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6380/1")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=local_redis_url(0))
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=local_redis_url(1))
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
-# A Redis outage must not hang web requests: connecting gives up after a few seconds, and a
-# publish is retried briefly before the error reaches the caller (who decides; see
-# analytics.events.publish_soon_on_commit).
+# A Redis outage must not hang web requests: connecting gives up after a few seconds. Task
+# publishes are retried briefly by default; the outbox nudge after a commit is not retried at
+# all (events.tasks.publish_soon_on_commit), since the periodic sweep covers a lost one.
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -165,11 +168,11 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_co
 CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"]
 
 # Kafka and Spark.
-KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", default=["127.0.0.1:9092"])
+KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", default=[local_kafka_bootstrap()])
 KAFKA_EVENTS_TOPIC = env.str("KAFKA_EVENTS_TOPIC", default="streamer.events")
 KAFKA_EVENTS_PARTITIONS = env.int("KAFKA_EVENTS_PARTITIONS", default=3)
 KAFKA_EVENTS_RETENTION_MS = env.int("KAFKA_EVENTS_RETENTION_MS", default=7 * 24 * 3600 * 1000)
-# The outbox publisher's producer (analytics.publisher): acks=all and idempotence are fixed.
+# The outbox publisher's producer (events.publisher): acks=all and idempotence are fixed.
 # Its max request size follows the topic's max.message.bytes, read when the producer starts;
 # KAFKA_MAX_MESSAGE_BYTES is used when the topic's setting cannot be read.
 KAFKA_PRODUCER_COMPRESSION = env.str("KAFKA_PRODUCER_COMPRESSION", default="zstd")
@@ -184,7 +187,7 @@ SPARK_MASTER = env.str("SPARK_MASTER", default="local[*]")
 SPARK_JARS_DIR = env.path("SPARK_JARS_DIR", default=str(VAR_DIR / "jars" / "spark"))
 SPARK_CHECKPOINT_DIR = env.path("SPARK_CHECKPOINT_DIR", default=str(VAR_DIR / "checkpoints"))
 
-# Trend predictions (analytics/trends.py, spark_jobs/trends). The training and prediction
+# Trend predictions (analytics/services/trends.py, spark_jobs/trends). The training and prediction
 # periodic tasks are created from TRENDS_TRAIN_MINUTES / TRENDS_PREDICT_MINUTES when `migrate`
 # runs and they are missing; after that the admin (Periodic tasks) is the source of truth.
 TRENDS_MODEL_DIR = env.path("TRENDS_MODEL_DIR", default=str(VAR_DIR / "models"))
@@ -209,21 +212,18 @@ OUTBOX_RETENTION_HOURS = env.int("OUTBOX_RETENTION_HOURS", default=72)
 OUTBOX_PURGE_MINUTES = env.int("OUTBOX_PURGE_MINUTES", default=60)
 OUTBOX_PUBLISH_BUDGET_SECONDS = env.float("OUTBOX_PUBLISH_BUDGET_SECONDS", default=60.0)
 OUTBOX_BACKOFF_MAX_SECONDS = env.int("OUTBOX_BACKOFF_MAX_SECONDS", default=60)
+# The outbox is red (stack_status: down) when its oldest pending event is older than this, or
+# any event failed; amber from a quarter of it (analytics.selectors.health).
 OUTBOX_LAG_ALERT_SECONDS = env.int("OUTBOX_LAG_ALERT_SECONDS", default=60)
 
 # Analytics dashboard (admin "Analytics" page and /api/v1/analytics/summary/): how often the
-# page refreshes, and when a pipeline part turns amber or red (analytics.selectors):
-# - outbox: amber when the oldest pending event is older than ANALYTICS_OUTBOX_AMBER_SECONDS,
-#   red past ANALYTICS_OUTBOX_RED_SECONDS or with any failed event;
+# page refreshes, and when a pipeline part turns amber or red (analytics.selectors.health;
+# the outbox by OUTBOX_LAG_ALERT_SECONDS above):
 # - Spark job: amber/red when it is ANALYTICS_SPARK_LAG_*_EVENTS messages behind the topic, or
 #   behind at all with no batch for ANALYTICS_SPARK_STALE_*_SECONDS; amber with no batch yet
 #   or when the lag cannot be read (its Kafka lookup is cached ANALYTICS_SPARK_LAG_CACHE_SECONDS);
 # - dead letters: amber/red at ANALYTICS_DEAD_LETTERS_* messages rejected in the last 24 hours.
 ANALYTICS_DASHBOARD_REFRESH_SECONDS = env.int("ANALYTICS_DASHBOARD_REFRESH_SECONDS", default=5)
-ANALYTICS_OUTBOX_AMBER_SECONDS = env.int("ANALYTICS_OUTBOX_AMBER_SECONDS", default=15)
-ANALYTICS_OUTBOX_RED_SECONDS = env.int(
-    "ANALYTICS_OUTBOX_RED_SECONDS", default=OUTBOX_LAG_ALERT_SECONDS
-)
 ANALYTICS_SPARK_LAG_AMBER_EVENTS = env.int("ANALYTICS_SPARK_LAG_AMBER_EVENTS", default=1_000)
 ANALYTICS_SPARK_LAG_RED_EVENTS = env.int("ANALYTICS_SPARK_LAG_RED_EVENTS", default=10_000)
 ANALYTICS_SPARK_STALE_AMBER_SECONDS = env.int("ANALYTICS_SPARK_STALE_AMBER_SECONDS", default=60)
@@ -240,7 +240,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "streamer.api.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.StandardPagination",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -250,7 +250,7 @@ REST_FRAMEWORK = {
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
         "auth": env.str("API_THROTTLE_AUTH", default="30/min"),
     },
-    "EXCEPTION_HANDLER": "streamer.api.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.api.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

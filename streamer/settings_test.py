@@ -1,7 +1,7 @@
 """Test overrides: fast password hashing, media under var/test-media, separate broker and topic."""
 
 from .settings import *  # noqa: F403
-from .settings import VAR_DIR, env
+from .settings import VAR_DIR, env, local_redis_url
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = VAR_DIR / "test-media"
@@ -9,8 +9,8 @@ CONN_MAX_AGE = 0
 
 # Tests use their own Redis databases and topic, so a `make run` stack on the same services
 # never consumes a test's tasks or events.
-CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6380/2")
-CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6380/3")
+CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default=local_redis_url(2))
+CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default=local_redis_url(3))
 KAFKA_EVENTS_TOPIC = env.str("TEST_KAFKA_EVENTS_TOPIC", default="test.streamer.events")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REST_FRAMEWORK = {

@@ -1,10 +1,18 @@
+"""The site's URLs. The project is the roof: it puts the apps' routes together, and is the
+only place that may import every app."""
+
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from communities.views import signup
-from posts.views import home, media_serve
+from accounts.views import signup
+from communities.urls import urlpatterns as community_patterns
+from posts.views import community_page, home, media_serve
+
+# A community's page is a feed of posts, so its view lives in posts; it keeps its name,
+# `communities:detail`, beside the other community pages.
+communities = [path("c/<slug:slug>/", community_page, name="detail"), *community_patterns]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -14,7 +22,7 @@ urlpatterns = [
     path("accounts/signup/", signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", home, name="home"),
-    path("", include("communities.urls")),
+    path("", include((communities, "communities"))),
     path("", include("posts.urls")),
 ]
 
@@ -23,5 +31,5 @@ if settings.STORAGE_BACKEND == "local":
     # only does so with DEBUG on). In production put a web server or S3 storage in front.
     urlpatterns += [re_path(rf"^{settings.MEDIA_URL.strip('/')}/(?P<path>.+)$", media_serve)]
 
-handler404 = "streamer.api.api_not_found"
-handler500 = "streamer.api.api_server_error"
+handler404 = "core.api.api_not_found"
+handler500 = "core.api.api_server_error"

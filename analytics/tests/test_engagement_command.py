@@ -15,7 +15,8 @@ from django.utils import timezone
 from kafka import KafkaProducer
 
 from analytics.models import SparkBatch
-from streamer.health import check_spark_job, spark_job_pid
+from analytics.selectors.health import check_spark_job
+from analytics.spark_runner import spark_job_pid
 
 
 @pytest.fixture

@@ -23,15 +23,17 @@ import pytest
 from django.conf import settings
 from kafka import KafkaProducer
 
-from analytics.events import EventType, envelope_build, envelope_key
 from analytics.models import (
     CommunityEngagement,
     EngagementDeadLetter,
     PostEngagement,
     SparkBatch,
 )
-from streamer.health import spark_job_state, topic_lag
-from tests.conftest import REPO_DIR, _worker_env
+from analytics.selectors.health import spark_status
+from analytics.spark_runner import job_env
+from events.envelope import EventType, envelope_build, envelope_key
+from events.kafka_admin import topic_lag
+from tests.support.processes import REPO_DIR, app_env
 
 pytestmark = [pytest.mark.spark, pytest.mark.django_db(transaction=True)]
 
@@ -179,17 +181,31 @@ def job_command(topic: str, checkpoint: Path, pid_file: Path, *options: str) -> 
     ]  # fmt: skip
 
 
+def fault_job_command(topic: str, checkpoint: Path, *options: str) -> list[str]:
+    """The job itself with crash hooks (tests/support/spark_faults.py), in the environment
+    the runner gives it."""
+    return [
+        sys.executable, "-m", "tests.support.spark_faults", "--topic", topic,
+        "--checkpoint-dir", str(checkpoint), *options,
+    ]  # fmt: skip
+
+
 def run_job(
     topic: str, tmp_path: Path, *options: str, fault: str = "", log_name: str = "job.log"
 ) -> tuple[int, str]:
-    """Run the job with --available-now to completion; returns (exit status, its log)."""
-    env = {**_worker_env(), "SPARK_MASTER": "local[2]", "ENGAGEMENT_FAULT": fault}
+    """Run the job with --available-now to completion, through the runner, or with `fault`
+    (ENGAGEMENT_FAULT) through the crash hooks; returns (exit status, its log)."""
+    checkpoint, options = tmp_path / "checkpoint", ("--available-now", *options)
+    if fault:
+        env = {**job_env(), "SPARK_MASTER": "local[2]", "ENGAGEMENT_FAULT": fault}
+        command = fault_job_command(topic, checkpoint, *options)
+    else:
+        env = {**app_env(), "SPARK_MASTER": "local[2]"}
+        command = job_command(topic, checkpoint, tmp_path / "job.pid", *options)
     log_path = tmp_path / log_name
     with open(log_path, "wb") as log:
         status = subprocess.call(
-            job_command(
-                topic, tmp_path / "checkpoint", tmp_path / "job.pid", "--available-now", *options
-            ),
+            command,
             cwd=REPO_DIR,
             env=env,
             stdout=log,
@@ -228,7 +244,7 @@ def test_the_job_counts_exactly_once_with_duplicates_and_malformed_messages(kafk
     ]
     assert all(d.topic == kafka_topic for d in letters)
     assert_ledger_covers_topic(kafka_topic, len(events) + len(duplicates) + len(MALFORMED))
-    assert spark_job_state("engagement").lag == 0
+    assert spark_status().lag_events == 0
 
 
 def test_crashes_inside_and_between_batches_never_double_count(kafka_topic, tmp_path):
@@ -241,7 +257,7 @@ def test_crashes_inside_and_between_batches_never_double_count(kafka_topic, tmp_
 
     # Killed with rows of batch 1 written inside its open transaction.
     status, log = run_job(
-        kafka_topic, tmp_path, *small_batches, fault="crash_in_batch:1:3", log_name="1.log"
+        kafka_topic, tmp_path, *small_batches, fault="crash_in_batch:1", log_name="1.log"
     )
     assert status != 0
     assert [b.batch_id for b in metric_ledger()] == [0], log
@@ -267,7 +283,7 @@ def test_a_job_killed_from_outside_while_streaming_recovers(kafka_topic, tmp_pat
     events = make_events(60, seed=4, start=start)
     produce(kafka_topic, events + events[-4:])
     pid_file = tmp_path / "job.pid"
-    env = {**_worker_env(), "SPARK_MASTER": "local[2]"}
+    env = {**app_env(), "SPARK_MASTER": "local[2]"}
     with open(tmp_path / "streaming.log", "wb") as log:
         supervisor = subprocess.Popen(
             job_command(

@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from analytics.models import (
     CommunityEngagement,
@@ -18,20 +17,14 @@ from analytics.models import (
     PostEngagement,
     SparkBatch,
 )
+from analytics.spark_runner import job_database_url as database_url
 from spark_jobs.engagement import sink
-from spark_jobs.engagement.sink import BatchInfo, Fault, apply_actor_counts, apply_dead_letters
+from spark_jobs.engagement.sink import BatchInfo, apply_actor_counts, apply_dead_letters
+from tests.support.spark_faults import Fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-
-
-def database_url() -> str:
-    db = settings.DATABASES["default"]
-    return (
-        f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}"
-        f"/{db['NAME']}"
-    )
 
 
 def actor_row(minute: int, post_id: int, actor_id: int, community_id: int = 7, **counts) -> dict:
@@ -65,14 +58,6 @@ def batch(batch_id: int, query_name: str = sink.METRICS_QUERY) -> BatchInfo:
 
 def post_row(post_id: int, grain: str, start: datetime) -> PostEngagement:
     return PostEngagement.objects.get(post_id=post_id, grain=grain, window_start=start)
-
-
-def test_table_names_match_the_django_models():
-    assert PostEngagement._meta.db_table == sink.POST_TABLE
-    assert CommunityEngagement._meta.db_table == sink.COMMUNITY_TABLE
-    assert EngagementActorWindow._meta.db_table == sink.ACTOR_TABLE
-    assert EngagementDeadLetter._meta.db_table == sink.DEAD_LETTER_TABLE
-    assert SparkBatch._meta.db_table == sink.LEDGER_TABLE
 
 
 def test_a_replayed_batch_is_skipped_by_the_ledger():
@@ -149,9 +134,7 @@ def test_a_failure_inside_the_transaction_leaves_nothing_behind():
     rows = [actor_row(0, 1, 10, views=1), actor_row(0, 1, 11, views=1)]
 
     with pytest.raises(RuntimeError, match="injected"):
-        apply_actor_counts(
-            rows, batch(0), url=database_url(), fault=Fault("fail_in_batch", 0, after_rows=1)
-        )
+        apply_actor_counts(rows, batch(0), url=database_url(), hooks=Fault("fail_in_batch", 0))
 
     assert not EngagementActorWindow.objects.exists()
     assert not PostEngagement.objects.exists()

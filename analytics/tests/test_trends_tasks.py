@@ -16,12 +16,11 @@ from django.test import Client
 from django.utils import timezone
 
 from analytics.models import CommunityTrend, ModelRun, PredictionRun, TrendPrediction
+from analytics.services.trends import TRAIN_LOCK
 from analytics.tasks import trends_predict, trends_train
-from analytics.tests.metric_rows import Activity, metric_rows_load
-from analytics.trends import TRAIN_LOCK
-from communities.tests.helpers import community_make, user_make
 from posts.services import post_create
 from spark_jobs.trends.tests.helpers import T0, synthetic_history
+from tests.factories import Activity, community_make, metric_rows_load, user_make
 
 pytestmark = [pytest.mark.spark, pytest.mark.django_db(transaction=True)]
 

@@ -3,7 +3,8 @@ from rest_framework.test import APIClient
 
 from communities.models import Membership
 from communities.services import community_join, membership_set_role
-from communities.tests.helpers import community_make, events, user_make
+from tests.factories import community_make, user_make
+from tests.support.outbox import events
 
 pytestmark = pytest.mark.django_db
 

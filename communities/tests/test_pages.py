@@ -3,10 +3,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from analytics.events import EventType
 from communities.models import Community, Membership
 from communities.services import community_join
-from communities.tests.helpers import PASSWORD, community_make, events, user_make
+from events.envelope import EventType
+from tests.factories import PASSWORD, community_make, user_make
+from tests.support.outbox import events
 
 pytestmark = pytest.mark.django_db
 

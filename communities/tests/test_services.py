@@ -4,7 +4,6 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from analytics.events import EventType
 from communities.models import Community, Membership
 from communities.services import (
     community_create,
@@ -13,7 +12,9 @@ from communities.services import (
     community_transfer_ownership,
     membership_set_role,
 )
-from communities.tests.helpers import community_make, event_count, events, user_make
+from events.envelope import EventType
+from tests.factories import community_make, user_make
+from tests.support.outbox import event_count, events
 
 pytestmark = pytest.mark.django_db
 

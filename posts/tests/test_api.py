@@ -2,11 +2,11 @@ import pytest
 from rest_framework.test import APIClient
 
 from communities.services import community_join, membership_set_role
-from communities.tests.helpers import community_make, events, user_make
 from posts.models import Like, Post
 from posts.services import post_create
-from posts.tests.conftest import stored_files
-from posts.tests.samples import image_bytes, video_bytes
+from tests.factories import community_make, image_bytes, user_make, video_bytes
+from tests.support.files import stored_files
+from tests.support.outbox import events
 
 pytestmark = pytest.mark.django_db
 

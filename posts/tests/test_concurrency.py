@@ -5,11 +5,11 @@ import threading
 import pytest
 from django.db import close_old_connections, connection
 
-from analytics.models import OutboxEvent
 from communities.services import community_join
-from communities.tests.helpers import community_make, user_make
+from events.models import OutboxEvent
 from posts import services
 from posts.models import Like, Post
+from tests.factories import community_make, user_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,11 +10,10 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from PIL import Image
 
-from communities.tests.helpers import community_make, user_make
 from posts import media, services
 from posts.models import Post
-from posts.tests.conftest import stored_files
-from posts.tests.samples import image_bytes, video_bytes, video_upload
+from tests.factories import community_make, image_bytes, user_make, video_bytes, video_upload
+from tests.support.files import stored_files
 
 ELF_EXECUTABLE = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'

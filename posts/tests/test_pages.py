@@ -2,12 +2,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from analytics.events import EventType
 from communities.services import community_join
-from communities.tests.helpers import community_make, events, user_make
+from events.envelope import EventType
 from posts import services
 from posts.models import Comment, Post
-from posts.tests.samples import image_upload, video_upload
+from tests.factories import community_make, image_upload, user_make, video_upload
+from tests.support.outbox import events
 
 pytestmark = pytest.mark.django_db
 

@@ -7,10 +7,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from communities.services import community_join
-from communities.tests.helpers import community_make, user_make
+from core import web
 from posts import selectors, services
 from posts.models import Post
 from posts.selectors import FeedOrder
+from tests.factories import community_make, user_make
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,7 @@ def test_feed_page_query_count_does_not_grow_with_page_size(owner_and_community)
 
     def run(per_page: int) -> int:
         with CaptureQueriesContext(connection) as queries:
-            page = selectors.page_of(selectors.post_list_feed(viewer=owner), 1, per_page=per_page)
+            page = web.page_of(selectors.post_list_feed(viewer=owner), 1, per_page=per_page)
             for post in page:
                 # Everything a card shows, reposts included.
                 _ = (post.community.slug, post.author.username, post.liked, post.like_count)
@@ -174,13 +175,13 @@ def test_share_targets_exclude_the_original_community(owner_and_community):
 
 @pytest.mark.django_db
 def test_page_counts_stop_at_the_cap(monkeypatch):
-    monkeypatch.setattr(selectors, "COUNT_CAP", 3)
+    monkeypatch.setattr(web, "COUNT_CAP", 3)
     owner = user_make()
     community = community_make(owner=owner)
     for n in range(5):
         services.post_create(author=owner, community=community, kind="quote", text=f"q {n}")
 
-    page = selectors.page_of(Post.objects.order_by("-pk"), 1, per_page=2)
+    page = web.page_of(Post.objects.order_by("-pk"), 1, per_page=2)
 
     assert page.paginator.count == 3 and page.paginator.num_pages == 2
     assert len(page.object_list) == 2

@@ -6,14 +6,14 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from analytics.events import EventType, envelope_validate
-from analytics.models import OutboxEvent
 from communities.services import community_join, membership_set_role
-from communities.tests.helpers import community_make, event_count, events, user_make
+from events.envelope import EventType, envelope_validate
+from events.models import OutboxEvent
 from posts import ranking, services
 from posts.models import Comment, Like, Post, Share
-from posts.tests.conftest import stored_files
-from posts.tests.samples import image_upload, video_upload
+from tests.factories import community_make, image_upload, user_make, video_upload
+from tests.support.files import stored_files
+from tests.support.outbox import event_count, events
 
 pytestmark = pytest.mark.django_db
 

@@ -11,41 +11,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import os
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from streamer.health import spark_job_pid
+from analytics.spark_runner import BATCH_JOBS, JOBS, job_env, pid_file_path, spark_job_pid
 
-JOBS = {
-    "engagement": "spark_jobs.engagement.job",
-    "trends_train": "spark_jobs.trends.train",
-    "trends_predict": "spark_jobs.trends.predict",
-}
-BATCH_JOBS = {"trends_train", "trends_predict"}
 PR_SET_PDEATHSIG = 1
-
-
-def database_url() -> str:
-    """DATABASE_URL for the job, from the settings Django uses right now (so a test run points
-    the job at the test database)."""
-    db = settings.DATABASES["default"]
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 3306
-    return f"mysql://{user}:{password}@{host}:{port}/{db['NAME']}"
-
-
-def pid_file_path(job: str) -> Path:
-    return Path(settings.VAR_DIR) / "run" / f"spark-{job}.pid"
 
 
 def _die_with_parent() -> None:
@@ -95,7 +72,7 @@ class Command(BaseCommand):
         if job not in BATCH_JOBS and options["job_args"]:
             options = self.options_after_job(job, options)
         command = self.job_command(job, options)
-        env = self.job_env()
+        env = job_env()
         if options["dry_run"]:
             shown = {
                 k: env[k] for k in ("SPARK_MASTER", "SPARK_JARS_DIR", "KAFKA_BOOTSTRAP_SERVERS")
@@ -148,18 +125,6 @@ class Command(BaseCommand):
         if options["available_now"]:
             command.append("--available-now")
         return command
-
-    def job_env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "SPARK_MASTER": settings.SPARK_MASTER,
-            "SPARK_JARS_DIR": str(settings.SPARK_JARS_DIR),
-            "KAFKA_BOOTSTRAP_SERVERS": ",".join(settings.KAFKA_BOOTSTRAP_SERVERS),
-            "DATABASE_URL": database_url(),
-            "PYSPARK_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
-            "PYTHONUNBUFFERED": "1",
-        }
 
     def check_jars(self) -> None:
         jars = sorted(Path(settings.SPARK_JARS_DIR).glob("*.jar"))
