@@ -7,8 +7,8 @@ from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from communities.tests.helpers import community_make, user_make
 from posts.services import comment_create, post_create
+from tests.factories import community_make, user_make
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from communities.tests.helpers import community_make, user_make
 from posts.services import post_create, post_share
+from tests.factories import community_make, user_make
 
 
 def _feed_queries(client, path: str) -> list[str]:

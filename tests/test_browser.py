@@ -73,9 +73,8 @@ def seed_neighbours(photography_slug: str, favourites_slug: str) -> None:
     """Other people's posts, so the feed looks lived-in."""
     from communities.models import Community
     from communities.services import community_join
-    from communities.tests.helpers import user_make
     from posts import services
-    from posts.tests.samples import video_upload
+    from tests.factories import user_make, video_upload
 
     ada = user_make("ada")
     photography = Community.objects.get(slug=photography_slug)
@@ -100,7 +99,7 @@ def seed_neighbours(photography_slug: str, favourites_slug: str) -> None:
 
 @pytest.mark.browser
 def test_sign_up_post_like_comment_reply_share(page: Page, live_server):
-    from analytics.models import OutboxEvent
+    from events.models import OutboxEvent
     from posts.models import Comment, Post
 
     base = live_server.url

@@ -18,7 +18,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 from django.db.models import Count, Sum
 from playwright.sync_api import Page, expect, sync_playwright
 
-from communities.tests.helpers import PASSWORD
+from tests.factories import PASSWORD
 from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS
 
 NOW = datetime.now(UTC).replace(second=30, microsecond=0)
@@ -62,7 +62,7 @@ def page(live_server, frozen_now):
 
 def activities_make(communities, posts) -> list:
     """A month of plausible engagement: busier in the evening (UTC), a few posts popular."""
-    from analytics.tests.metric_rows import Activity
+    from tests.factories import Activity
 
     rng = random.Random(8)
     weights = [1 / (rank + 1) ** 1.1 for rank in range(len(posts))]
@@ -153,10 +153,9 @@ def trend_rows_make(posts) -> None:
 @pytest.fixture
 def dashboard_data(transactional_db, kafka_topic):
     from analytics.models import EngagementDeadLetter, SparkBatch
-    from analytics.tests.metric_rows import metric_rows_load
     from communities.services import community_join
-    from communities.tests.helpers import community_make, user_make
     from posts.services import post_create
+    from tests.factories import community_make, metric_rows_load, user_make
 
     owner = user_make("curator")
     communities, posts = [], []
@@ -264,9 +263,8 @@ def test_staff_dashboard_draws_charts_and_matches_the_database(
     page: Page, live_server, dashboard_data
 ):
     from analytics.models import EngagementActorWindow
-    from analytics.tests.metric_rows import Activity, metric_rows_load
-    from communities.tests.helpers import community_make
     from posts.services import post_create
+    from tests.factories import Activity, community_make, metric_rows_load
 
     base = live_server.url
     ARTIFACTS.mkdir(exist_ok=True)

@@ -14,8 +14,8 @@ from django.db import OperationalError
 from django.test import override_settings
 from kafka.errors import KafkaTimeoutError
 
-from analytics.models import OutboxEvent
-from communities.tests.helpers import community_make, user_make
+from events.models import OutboxEvent
+from tests.factories import community_make, user_make
 from tests.faults.harness import FaultRun, Ports, Settings
 
 
@@ -77,7 +77,7 @@ def test_api_answers_json_503_while_database_is_down(client, monkeypatch):
 
 
 def test_handler500_turns_database_errors_into_503(rf):
-    from streamer.api import api_server_error
+    from core.api import api_server_error
 
     request = rf.get("/c/anything/")
     try:
@@ -134,8 +134,8 @@ def test_stuck_producer_costs_one_deadline_per_batch_and_is_discarded(monkeypatc
     """Regression (found by the fault suite): after Kafka restarted, the worker waited on each
     of a batch's futures with a fresh 15 s timeout (hours for a 500-row batch) and kept the
     stuck producer. Now the whole batch shares one deadline and the producer is replaced."""
-    from analytics import publisher
-    from analytics.tests.helpers import outbox_rows_create
+    from events import publisher
+    from tests.factories import outbox_rows_create
 
     settings.KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = 0
     producer = _StuckProducer()

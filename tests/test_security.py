@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from rest_framework.throttling import SimpleRateThrottle
 
-from communities.tests.helpers import community_make, user_make
 from posts.models import Comment, Post
 from posts.services import comment_create, post_create
+from tests.factories import community_make, user_make
 
 REPO = Path(__file__).resolve().parent.parent
 CODE = ["accounts", "analytics", "communities", "posts", "streamer", "spark_jobs"]

@@ -24,8 +24,8 @@ from rest_framework.test import APIClient
 from accounts.services import token_for
 from communities.models import Membership
 from communities.services import community_join, membership_set_role
-from communities.tests.helpers import community_make, user_make
 from posts.services import comment_create, post_create
+from tests.factories import community_make, user_make
 
 ROLES = ("anonymous", "non-member", "member", "author", "moderator", "owner", "staff")
 _n = itertools.count(1)

@@ -17,10 +17,9 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts.services import token_for
-from communities.tests.helpers import community_make, user_make
 from posts import media
 from posts.models import Post
-from posts.tests.samples import image_bytes
+from tests.factories import community_make, image_bytes, user_make
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
 WINDOWS_EXE = b"MZ\x90\x00\x03" + b"\x00" * 100 + b"This program cannot be run in DOS mode"

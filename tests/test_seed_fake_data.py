@@ -16,11 +16,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count
 
-from analytics.models import OutboxEvent
 from communities.models import Community, Membership
+from events.models import OutboxEvent
+from generator.traffic import SeedSizes, plan_history
 from posts.models import Post
-from streamer.seed.traffic import SeedSizes, plan_history
-from tests.conftest import REPO_DIR
+from tests.support.processes import REPO_DIR
 
 SMALL = ["--users", "40", "--communities", "5", "--posts", "60", "--actions", "600"]
 ONE_PROCESS = ["--workers", "1"]  # worker processes can't see a test's uncommitted rows
@@ -141,7 +141,8 @@ def test_live_mode_adds_engagement_at_the_requested_rate():
 @pytest.mark.django_db(transaction=True)
 def test_every_event_of_a_small_run_reaches_kafka(celery_worker_factory, kafka_topic):
     """With a worker running, the outbox drains to the topic: every event by its id."""
-    from analytics.tests.helpers import topic_read_all, wait_until
+    from tests.support.kafka import topic_read_all
+    from tests.support.processes import wait_until
 
     celery_worker_factory({"TEST_KAFKA_EVENTS_TOPIC": kafka_topic})
     seed("--users", "12", "--communities", "2", "--posts", "10", "--actions", "80", "--days", "1")
@@ -183,9 +184,9 @@ def test_a_chunk_chosen_as_deadlock_victim_is_applied_again_once():
 
     from accounts.services import NewUser, users_create_bulk
     from communities.services import community_create
+    from generator.replay import DirectReplayer
+    from generator.traffic import Action
     from posts.services import post_create
-    from streamer.seed.replay import DirectReplayer
-    from streamer.seed.traffic import Action
 
     fan, owner = users_create_bulk(
         new_users=[NewUser(username=name, email=f"{name}@example.com") for name in ("fan", "own")],

@@ -10,8 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from kafka import KafkaConsumer, KafkaProducer
 
-from streamer.health import all_checks, check_celery_worker
-from streamer.tasks import ping
+from analytics.selectors.health import stack_parts
+from core.health import check_celery_worker
+from core.tasks import ping
 
 pytestmark = pytest.mark.django_db
 
@@ -99,7 +100,7 @@ def test_kafka_setup_is_idempotent(capsys):
 
 
 def test_stack_status_reports_the_services_tests_run_on():
-    parts = {part.name: part for part in all_checks()}
+    parts = {part.name: part for part in stack_parts()}
 
     assert parts["database"].up
     assert parts["redis"].up

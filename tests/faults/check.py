@@ -17,18 +17,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-POST_COUNTS = {
-    "post_viewed": "views",
-    "post_liked": "likes",
-    "post_unliked": "unlikes",
-    "comment_created": "comments",
-    "post_shared": "shares",
-}
-COMMUNITY_COUNTS = {
-    "post_created": "posts_created",
-    "community_joined": "members_joined",
-    "community_left": "members_left",
-}
+from spark_jobs.contract import COMMUNITY_COUNTS, POST_COUNTS
 
 
 def topic_event_ids(topic: str, bootstrap: list[str]) -> tuple[set[str], int]:
@@ -59,7 +48,8 @@ def check() -> dict[str, Any]:
     from django.conf import settings
     from django.db.models import Sum
 
-    from analytics.models import CommunityEngagement, OutboxEvent, PostEngagement
+    from analytics.models import CommunityEngagement, PostEngagement
+    from events.models import OutboxEvent
     from posts.models import Comment, Like, Share
 
     status = Counter(OutboxEvent.objects.values_list("status", flat=True))

@@ -1,9 +1,13 @@
-"""Fixtures that give tests the real parts: the Kafka broker, a Celery worker process and a
-local SparkSession. `make test` starts MariaDB, Redis and Kafka before pytest runs."""
+"""The fixtures every test suite shares: the real parts. A fresh topic on the Kafka broker,
+real Celery worker processes, a local SparkSession. `make test` starts MariaDB, Redis and
+Kafka before pytest runs. Test data builders are in tests/factories.py, helpers in
+tests/support/.
+
+Django is imported inside the fixtures that need it, so the Spark transform tests run
+without Django (`pytest -p no:django spark_jobs`)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -12,38 +16,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
-from analytics.kafka_admin import topic_delete, topic_ensure
-
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parent
 
 
 @pytest.fixture
 def kafka_topic() -> Iterator[str]:
     """A fresh, empty topic on the real broker, deleted afterwards."""
+    from events.kafka_admin import topic_delete, topic_ensure
+
     name = f"test.{uuid.uuid4().hex[:12]}"
     topic_ensure(name=name, partitions=2, retention_ms=3600_000)
     yield name
     topic_delete(name=name)
 
 
-def _worker_env() -> dict[str, str]:
-    db = settings.DATABASES["default"]
-    database_url = (
-        f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 3306}"
-        f"/{db['NAME']}"
-    )
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "streamer.settings_test",
-        # The worker must use the database pytest-django set up (its NAME is already test_...).
-        "DATABASE_URL": database_url,
-    }
-
-
 def _worker_start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    from streamer.health import celery_workers_ping
+    from core.health import celery_workers_ping
+    from tests.support.processes import app_env
 
     log_path = REPO_DIR / "var" / "log" / "test-celery-worker.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +54,7 @@ def _worker_start(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
                 "--without-mingle",
             ],
             cwd=REPO_DIR,
-            env={**_worker_env(), **(extra_env or {})},
+            env={**app_env(), **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
