@@ -32,7 +32,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamer.settings")
+
+from bench.common import arguments, django_database, django_setup, percentile
+
 # A private cache, so the bench neither reads nor fills the running app's Redis cache.
 os.environ["CACHE_URL"] = "locmemcache://bench-dashboard"
 
@@ -41,10 +43,7 @@ USERS = 20_000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--posts", type=int, default=200)
-    parser.add_argument("--communities", type=int, default=20)
-    parser.add_argument("--days", type=int, default=30)
+    parser = arguments(__doc__, posts=200, communities=20, days=30)
     parser.add_argument("--rows", type=int, default=1_000_000, help="post window rows")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
@@ -54,23 +53,11 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
-    import logging
-
-    logging.getLogger("kafka").setLevel(logging.ERROR)
-    logging.getLogger("django.request").setLevel(logging.ERROR)
-    from django.db import connection
-
-    old_name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"bench_dashboard_{old_name}"
+    django_setup("kafka", "django.request")
     started = time.perf_counter()
-    connection.creation.create_test_db(
-        verbosity=0, autoclobber=True, keepdb=args.reuse, serialize=False
-    )
-    print(f"database {connection.settings_dict['NAME']} migrated in {_since(started)}")
-    try:
+    keep = args.keep or args.reuse
+    with django_database("bench_dashboard", reuse=args.reuse, keep=keep, serialize=False) as name:
+        print(f"database {name} migrated in {_since(started)}")
         if not args.reuse:
             now = datetime.now(UTC).replace(second=30, microsecond=0)
             counts = load(args, now)
@@ -80,9 +67,6 @@ def main() -> None:
                 + f" in {_since(started)}"
             )
         measure(args)
-    finally:
-        if not (args.keep or args.reuse):
-            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 def _since(started: float) -> str:
@@ -463,8 +447,7 @@ def measure(args: argparse.Namespace) -> None:
                 started = time.perf_counter()
                 call()
                 times.append((time.perf_counter() - started) * 1000)
-        times.sort()
-        p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+        p95 = percentile(times, 95)
         median, count = statistics.median(times), len(queries.captured_queries)
         print(f"{name:<66} {median:8.1f} {p95:8.1f} {count:8d}")
 

@@ -3,7 +3,7 @@
     .venv/bin/python bench/outbox_publisher.py [--events 20000] [--batch-size 500] [--rounds 3]
 
 Both sides send the same messages (same envelopes, keys and serialisation) with the same
-producer settings (analytics.publisher.producer_config: acks=all, idempotence, compression,
+producer settings (events.publisher.producer_config: acks=all, idempotence, compression,
 linger) to fresh topics with KAFKA_EVENTS_PARTITIONS partitions, and wait for every
 acknowledgement. The outbox side is timed from rows pending in the outbox to rows marked
 published (claim with SKIP LOCKED, send, ack, mark); inserting the rows is not timed (that
@@ -15,8 +15,6 @@ afterwards) and its own topics (deleted afterwards), so it never touches app dat
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import sys
 import time
@@ -24,73 +22,64 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamer.settings")
+
+from bench.common import arguments, django_database, django_setup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=20_000)
+    parser = arguments(__doc__, events=20_000)
     parser.add_argument("--batch-size", type=int, default=None, help="OUTBOX_BATCH_SIZE")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keys", type=int, default=500, help="distinct posts (message keys)")
     args = parser.parse_args()
 
-    import django
-
-    django.setup()
-    import logging
-
-    logging.getLogger("kafka").setLevel(logging.ERROR)
-
+    django_setup("kafka")
     from django.conf import settings
-    from django.db import connection
 
-    from analytics import publisher
-    from analytics.kafka_admin import topic_delete, topic_ensure
+    from events import publisher
+    from events.envelope import envelope_serialise
+    from events.kafka_admin import topic_delete, topic_ensure
 
     batch_size = args.batch_size or settings.OUTBOX_BATCH_SIZE
-    old_name = connection.settings_dict["NAME"]
-    connection.settings_dict["TEST"]["NAME"] = f"bench_{old_name}"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    topics = {side: f"bench.{side}.{uuid.uuid4().hex[:8]}" for side in ("bare", "outbox")}
-    for name in topics.values():
-        topic_ensure(
-            name=name,
-            partitions=settings.KAFKA_EVENTS_PARTITIONS,
-            retention_ms=3600_000,
-        )
-    try:
-        envelopes = _envelopes(args.events, keys=args.keys)
-        size = sum(len(publisher.envelope_serialise(e)) for e in envelopes) / len(envelopes)
-        print(
-            f"{args.events} events (~{size:.0f} B each, {args.keys} keys), outbox batch "
-            f"{batch_size}, compression {settings.KAFKA_PRODUCER_COMPRESSION}, linger "
-            f"{settings.KAFKA_PRODUCER_LINGER_MS} ms, {settings.KAFKA_EVENTS_PARTITIONS} "
-            f"partitions, {args.rounds} rounds"
-        )
-        bare_rates, outbox_rates = [], []
-        for round_number in range(1, args.rounds + 1):
-            bare = _bare_rate(topics["bare"], envelopes)
-            outbox = _outbox_rate(topics["outbox"], envelopes, batch_size=batch_size)
-            bare_rates.append(bare)
-            outbox_rates.append(outbox)
-            print(
-                f"  round {round_number}: bare {bare:8.0f} events/s   outbox {outbox:8.0f} "
-                f"events/s   ratio {outbox / bare:.2f}"
-            )
-        bare, outbox = statistics.median(bare_rates), statistics.median(outbox_rates)
-        print(f"bare kafka-python producer: {bare:8.0f} events/s (median)")
-        print(f"outbox publisher:           {outbox:8.0f} events/s (median, outbox -> acked)")
-        print(f"ratio outbox / bare:        {outbox / bare:8.2f}")
-    finally:
-        publisher.producer_close()
+    with django_database("bench"):
+        topics = {side: f"bench.{side}.{uuid.uuid4().hex[:8]}" for side in ("bare", "outbox")}
         for name in topics.values():
-            topic_delete(name=name)
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+            topic_ensure(
+                name=name,
+                partitions=settings.KAFKA_EVENTS_PARTITIONS,
+                retention_ms=3600_000,
+            )
+        try:
+            envelopes = _envelopes(args.events, keys=args.keys)
+            size = sum(len(envelope_serialise(e)) for e in envelopes) / len(envelopes)
+            print(
+                f"{args.events} events (~{size:.0f} B each, {args.keys} keys), outbox batch "
+                f"{batch_size}, compression {settings.KAFKA_PRODUCER_COMPRESSION}, linger "
+                f"{settings.KAFKA_PRODUCER_LINGER_MS} ms, {settings.KAFKA_EVENTS_PARTITIONS} "
+                f"partitions, {args.rounds} rounds"
+            )
+            bare_rates, outbox_rates = [], []
+            for round_number in range(1, args.rounds + 1):
+                bare = _bare_rate(topics["bare"], envelopes)
+                outbox = _outbox_rate(topics["outbox"], envelopes, batch_size=batch_size)
+                bare_rates.append(bare)
+                outbox_rates.append(outbox)
+                print(
+                    f"  round {round_number}: bare {bare:8.0f} events/s   outbox {outbox:8.0f} "
+                    f"events/s   ratio {outbox / bare:.2f}"
+                )
+            bare, outbox = statistics.median(bare_rates), statistics.median(outbox_rates)
+            print(f"bare kafka-python producer: {bare:8.0f} events/s (median)")
+            print(f"outbox publisher:           {outbox:8.0f} events/s (median, outbox -> acked)")
+            print(f"ratio outbox / bare:        {outbox / bare:8.2f}")
+        finally:
+            publisher.producer_close()
+            for name in topics.values():
+                topic_delete(name=name)
 
 
 def _envelopes(count: int, *, keys: int) -> list[dict]:
-    from analytics.events import EventType, envelope_build
+    from events.envelope import EventType, envelope_build
 
     kinds = [EventType.POST_VIEWED] * 6 + [EventType.POST_LIKED] * 3 + [EventType.POST_SHARED]
     return [
@@ -108,9 +97,9 @@ def _envelopes(count: int, *, keys: int) -> list[dict]:
 def _bare_rate(topic: str, envelopes: list[dict]) -> float:
     from kafka import KafkaProducer
 
-    from analytics.events import envelope_key
-    from analytics.kafka_admin import topic_max_message_bytes
-    from analytics.publisher import envelope_serialise, producer_config
+    from events.envelope import envelope_key, envelope_serialise
+    from events.kafka_admin import topic_max_message_bytes
+    from events.publisher import producer_config
 
     producer = KafkaProducer(
         **producer_config(max_message_bytes=topic_max_message_bytes(name=topic) or 1_048_576)
@@ -134,9 +123,9 @@ def _bare_rate(topic: str, envelopes: list[dict]) -> float:
 def _outbox_rate(topic: str, envelopes: list[dict], *, batch_size: int) -> float:
     from django.utils import timezone
 
-    from analytics import publisher
-    from analytics.events import envelope_key
-    from analytics.models import OutboxEvent
+    from events import publisher
+    from events.envelope import envelope_key
+    from events.models import OutboxEvent
 
     OutboxEvent.objects.all().delete()
     now = timezone.now()

@@ -18,21 +18,33 @@ Own database (bench_pipeline), Redis db 13, topic and Spark checkpoint, all remo
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CORES, PYTHON, REPO, app_env, database_fresh, manage, percentile, sql
+from bench.common import (
+    CORES,
+    PYTHON,
+    REPO,
+    app_env,
+    arguments,
+    database_drop,
+    database_fresh,
+    manage,
+    manage_command,
+    percentile,
+    process_start,
+    process_stop,
+    topic_delete,
+    work_dir,
+)
+from spark_jobs.contract import local_port, local_redis_url
 
 DB = "bench_pipeline"
 
@@ -88,47 +100,29 @@ def caught_up(env: dict[str, str], *, timeout: float) -> dict:
     return check
 
 
-def start(name: str, command: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
-    out = open(logs / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it
-    return subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=1000.0)
-    parser.add_argument("--duration", type=float, default=300.0)
+    parser = arguments(__doc__, rate=1000.0, duration=300.0)
     parser.add_argument("--trigger", default="1 second", help="Spark trigger interval")
     parser.add_argument(
         "--generators", type=int, default=2, help="live generator processes sharing --rate"
     )
     args = parser.parse_args()
 
-    run = uuid.uuid4().hex[:8]
-    work = REPO / "var" / "bench" / f"pipeline-{run}"
+    run, work = work_dir("pipeline")
     logs = work / "log"
     logs.mkdir(parents=True)
     topic = f"bench.pipeline.{run}"
     env = app_env(
         DB,
-        CELERY_BROKER_URL="redis://127.0.0.1:6380/13",
-        CELERY_RESULT_BACKEND="redis://127.0.0.1:6380/13",
+        CELERY_BROKER_URL=local_redis_url(13),
+        CELERY_RESULT_BACKEND=local_redis_url(13),
         KAFKA_EVENTS_TOPIC=topic,
         SPARK_CHECKPOINT_DIR=str(work / "checkpoints"),
     )
     subprocess.run(
-        ["redis-cli", "-p", "6380", "-n", "13", "flushdb"], check=True, capture_output=True
+        ["redis-cli", "-p", str(local_port("REDIS", 6380)), "-n", "13", "flushdb"],
+        check=True,
+        capture_output=True,
     )
     database_fresh(DB)
     manage(env, "kafka_setup")
@@ -148,15 +142,11 @@ def main() -> None:
         "--seed",
         "11",
     )
+    celery = [PYTHON, "-m", "celery", "-A", "streamer"]
     processes = {
-        "worker": start(
-            "worker",
+        "worker": process_start(
             [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "streamer",
+                *celery,
                 "worker",
                 "--concurrency=2",
                 "--loglevel=INFO",
@@ -165,38 +155,24 @@ def main() -> None:
                 f"--hostname=bench-{run}@localhost",
             ],
             env,
-            logs,
+            logs / "worker.log",
         ),
-        "beat": start(
-            "beat",
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "streamer",
-                "beat",
-                "--loglevel=INFO",
-                "-s",
-                str(work / "beat-schedule"),
-            ],
+        "beat": process_start(
+            [*celery, "beat", "--loglevel=INFO", "-s", str(work / "beat-schedule")],
             env,
-            logs,
+            logs / "beat.log",
         ),
-        "spark": start(
-            "spark",
-            [
-                PYTHON,
-                "manage.py",
+        "spark": process_start(
+            manage_command(
                 "run_spark_job",
                 "--trigger-interval",
                 args.trigger,
                 "--pid-file",
                 str(work / "spark.pid"),
                 "engagement",
-            ],
+            ),
             env,
-            logs,
+            logs / "spark.log",
         ),
     }
     try:
@@ -209,7 +185,7 @@ def main() -> None:
             flush=True,
         )
         probe = subprocess.Popen(
-            [PYTHON, "manage.py", "shell", "-c", PROBE.replace("DURATION", str(args.duration))],
+            manage_command("shell", "-c", PROBE.replace("DURATION", str(args.duration))),
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,
@@ -219,9 +195,7 @@ def main() -> None:
         began = time.monotonic()
         generators = [
             subprocess.Popen(
-                [
-                    PYTHON,
-                    "manage.py",
+                manage_command(
                     "seed_fake_data",
                     "--live",
                     "--rate",
@@ -230,7 +204,7 @@ def main() -> None:
                     str(args.duration),
                     "--seed",
                     str(12 + index),
-                ],
+                ),
                 cwd=REPO,
                 env={**env, "COLUMNS": "200"},
                 stdout=subprocess.PIPE,
@@ -275,14 +249,9 @@ def main() -> None:
         )
     finally:
         for process in processes.values():
-            stop(process)
-        manage(
-            env,
-            "shell",
-            "-c",
-            f"from analytics.kafka_admin import topic_delete; topic_delete(name={topic!r})",
-        )
-        sql(f"DROP DATABASE IF EXISTS `{DB}`")
+            process_stop(process)
+        topic_delete(env, topic)
+        database_drop(DB)
         shutil.rmtree(work / "checkpoints", ignore_errors=True)
 
 

@@ -29,6 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     CORES,
     app_env,
+    arguments,
+    database_drop,
     database_fresh,
     gunicorn,
     gunicorn_workers,
@@ -108,16 +110,10 @@ def load(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--posts", type=int, default=1_000_000)
-    parser.add_argument("--likes", type=int, default=10_000_000)
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--communities", type=int, default=100)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--port", type=int, default=8772)
-    parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
+    args = arguments(
+        __doc__, posts=1_000_000, likes=10_000_000, users=100_000, communities=100,
+        connections=32, seconds=30, port=8772, keep=False,
+    ).parse_args()  # fmt: skip
 
     loaded = sql(f"SHOW DATABASES LIKE '{DB}'").strip() and sql(
         "SELECT COUNT(*) FROM posts_post", DB
@@ -161,7 +157,7 @@ def main() -> None:
             )
     finally:
         if not args.keep:
-            sql(f"DROP DATABASE IF EXISTS `{DB}`")
+            database_drop(DB)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ Each benchmark prints its baseline and the ratio itself; this script only runs a
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import os
 import platform
@@ -21,7 +20,10 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import CORES, REPO, arguments
+
 RESULTS = REPO / "bench" / "RESULTS.md"
 PY = ".venv/bin/python"
 
@@ -80,7 +82,7 @@ def summary(output: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = arguments(__doc__)
     parser.add_argument("--scale", choices=("full", "small"), default="full")
     parser.add_argument("--only", default=",".join(BENCHES))
     args = parser.parse_args()
@@ -88,7 +90,7 @@ def main() -> None:
     load = os.getloadavg()
     header = (
         f"## {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, scale {args.scale}, "
-        f"{os.cpu_count()} cores, load {load[0]:.1f} at start, {platform.python_version()}"
+        f"{CORES} cores, load {load[0]:.1f} at start, {platform.python_version()}"
     )
     sections = [header, ""]
     failed = []

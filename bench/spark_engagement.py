@@ -20,10 +20,9 @@ checkpoints) is removed at the end unless --keep."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
-import signal
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,20 +31,26 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_DIR))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamer.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
+from bench.common import (
+    REPO,
+    arguments,
+    django_setup,
+    manage_command,
+    manage_timed,
+    percentile,
+    process_start,
+    process_stop,
+    work_dir,
+)
 
-django.setup()
+django_setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from kafka import KafkaProducer  # noqa: E402
 
-from analytics.events import EventType, envelope_build, envelope_key  # noqa: E402
-from analytics.kafka_admin import topic_delete, topic_ensure  # noqa: E402
 from analytics.models import (  # noqa: E402
     CommunityEngagement,
     EngagementActorWindow,
@@ -53,6 +58,13 @@ from analytics.models import (  # noqa: E402
     PostEngagement,
     SparkBatch,
 )
+from events.envelope import (  # noqa: E402
+    EventType,
+    envelope_build,
+    envelope_key,
+    envelope_serialise,
+)
+from events.kafka_admin import topic_delete, topic_ensure  # noqa: E402
 
 ID_BASE = 900_000_000
 MIX = [
@@ -103,14 +115,15 @@ def producer() -> KafkaProducer:
 
 def send(kafka: KafkaProducer, topic: str, envelope: dict):
     return kafka.send(
-        topic, key=envelope_key(envelope).encode(), value=json.dumps(envelope).encode()
+        topic, key=envelope_key(envelope).encode(), value=envelope_serialise(envelope)
     )
 
 
-def job_command(topic: str, checkpoint: Path, pid_file: Path, *options: str) -> list[str]:
+def job_args(topic: str, checkpoint: Path, pid_file: Path, *options: str) -> list[str]:
+    """`manage.py` arguments for the engagement job on TOPIC, as `make run` starts it."""
     return [
-        sys.executable, "manage.py", "run_spark_job", "engagement", "--topic", topic,
-        "--checkpoint-dir", str(checkpoint), "--pid-file", str(pid_file), *options,
+        "run_spark_job", "engagement", "--topic", topic, "--checkpoint-dir", str(checkpoint),
+        "--pid-file", str(pid_file), *options,
     ]  # fmt: skip
 
 
@@ -140,18 +153,17 @@ def throughput(args: argparse.Namespace, work: Path, log_path: Path, topics: lis
     kafka.close()
     print(f"loaded {args.events} events into {topic} in {time.monotonic() - began:.1f} s")
 
-    began = time.monotonic()
-    with open(log_path, "ab") as log:
-        status = subprocess.call(
-            job_command(
+    try:
+        wall = manage_timed(
+            dict(os.environ),
+            *job_args(
                 topic, work / "throughput", work / "throughput.pid", "--available-now",
                 "--max-offsets-per-trigger", str(args.max_offsets_per_trigger),
             ),
-            cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT,
+            log=log_path, append=True,
         )  # fmt: skip
-    wall = time.monotonic() - began
-    if status != 0:
-        raise SystemExit(f"the job failed (status {status}); see {log_path}")
+    except subprocess.CalledProcessError as failed:
+        raise SystemExit(f"the job failed (status {failed.returncode}); see {log_path}") from failed
     batches = ledger(topic)
     messages = sum(b.message_count or 0 for b in batches)
     processing = (batches[-1].applied_at - batches[0].batch_started_at).total_seconds()
@@ -173,13 +185,14 @@ def throughput(args: argparse.Namespace, work: Path, log_path: Path, topics: lis
 def freshness(args: argparse.Namespace, work: Path, log_path: Path, topics: list[str]) -> None:
     topic = new_topic(topics)
     pid_file = work / "live.pid"
-    with open(log_path, "ab") as log:
-        supervisor = subprocess.Popen(
-            job_command(
-                topic, work / "live", pid_file, "--trigger-interval", args.trigger_interval
-            ),
-            cwd=REPO_DIR, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    supervisor = process_start(
+        manage_command(
+            *job_args(topic, work / "live", pid_file, "--trigger-interval", args.trigger_interval)
+        ),
+        dict(os.environ),
+        log_path,
+        own_group=False,
+    )
     try:
         kafka = producer()
         traffic = Traffic(seed=11)
@@ -215,21 +228,17 @@ def freshness(args: argparse.Namespace, work: Path, log_path: Path, topics: list
                 break
             time.sleep(0.5)
     finally:
-        supervisor.send_signal(signal.SIGTERM)
-        supervisor.wait(timeout=120)
+        process_stop(supervisor, timeout=120)
     delays = []
     for occurred_at, metadata in positions:
         for batch in batches:
             if batch.end_offsets.get(str(metadata.partition), 0) > metadata.offset:
                 delays.append((batch.applied_at - occurred_at).total_seconds())
                 break
-    delays.sort()
-    p50 = delays[len(delays) // 2]
-    p95 = delays[int(len(delays) * 0.95)]
     print(
         f"freshness: {len(delays)} of {len(positions)} events visible, trigger "
-        f"{args.trigger_interval}: occurred_at -> counted p50 {p50:.2f} s, p95 {p95:.2f} s, "
-        f"max {delays[-1]:.2f} s"
+        f"{args.trigger_interval}: occurred_at -> counted p50 {percentile(delays, 50):.2f} s, "
+        f"p95 {percentile(delays, 95):.2f} s, max {max(delays, default=float('nan')):.2f} s"
     )
 
 
@@ -244,18 +253,14 @@ def clean_up(topics: list[str], work: Path) -> None:
     EngagementDeadLetter.objects.filter(topic__in=topics).delete()
     for topic in topics:
         topic_delete(name=topic)
-    subprocess.call(["rm", "-rf", str(work)])
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--max-offsets-per-trigger", type=int, default=50_000)
-    parser.add_argument("--live-rate", type=int, default=500)
-    parser.add_argument("--live-seconds", type=int, default=60)
-    parser.add_argument("--trigger-interval", default="5 seconds")
-    parser.add_argument("--skip-throughput", action="store_true")
-    parser.add_argument("--skip-freshness", action="store_true")
+    parser = arguments(
+        __doc__, events=200_000, max_offsets_per_trigger=50_000, live_rate=500, live_seconds=60,
+        trigger_interval="5 seconds", skip_throughput=False, skip_freshness=False,
+    )  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep rows, topics, checkpoints")
     args = parser.parse_args()
 
@@ -264,9 +269,8 @@ def main() -> None:
         f"database {db['NAME']} at {db['HOST']}:{db['PORT']}, Spark {settings.SPARK_MASTER}, "
         f"Kafka {','.join(settings.KAFKA_BOOTSTRAP_SERVERS)}"
     )
-    work = REPO_DIR / "var" / "bench" / f"spark-engagement-{uuid.uuid4().hex[:8]}"
-    work.mkdir(parents=True)
-    log_path = REPO_DIR / "var" / "log" / "bench-spark-engagement.log"
+    _, work = work_dir("spark-engagement")
+    log_path = REPO / "var" / "log" / "bench-spark-engagement.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     topics: list[str] = []
     try:

@@ -17,11 +17,9 @@ Own database (bench_replay) and topic, removed afterwards.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 import uuid
@@ -31,23 +29,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import CORES, PYTHON, REPO, app_env, database_fresh, manage, sql
+from bench.common import (
+    CORES,
+    app_env,
+    arguments,
+    database_drop,
+    database_fresh,
+    manage,
+    manage_timed,
+    sql,
+    topic_delete,
+    work_dir,
+)
+from events.envelope import EventType, envelope_build, envelope_key, envelope_serialise
+from spark_jobs.contract import POST_COUNTS, local_kafka_bootstrap
 
 DB = "bench_replay"
 MIX = [
-    ("post_viewed", 70),
-    ("post_liked", 15),
-    ("post_unliked", 3),
-    ("comment_created", 8),
-    ("post_shared", 4),
+    (EventType.POST_VIEWED, 70),
+    (EventType.POST_LIKED, 15),
+    (EventType.POST_UNLIKED, 3),
+    (EventType.COMMENT_CREATED, 8),
+    (EventType.POST_SHARED, 4),
 ]
-COLUMN = {
-    "post_viewed": "views",
-    "post_liked": "likes",
-    "post_unliked": "unlikes",
-    "comment_created": "comments",
-    "post_shared": "shares",
-}
 
 
 def produce(topic: str, bootstrap: str, events: int, posts: int) -> None:
@@ -68,18 +72,17 @@ def produce(topic: str, bootstrap: str, events: int, posts: int) -> None:
         # In time order with a few seconds of jitter, as the outbox publishes: random times
         # over 30 minutes put most of each later batch behind the 10-minute watermark.
         moment = now - timedelta(seconds=1800 * (1 - n / events) + rng.random() * 5)
-        envelope = {
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "event_type": types[n % len(types)],
-            "schema_version": 1,
-            "occurred_at": moment.strftime("%Y-%m-%dT%H:%M:%S.")
-            + f"{moment.microsecond // 1000:03d}Z",
-            "actor_id": rng.randint(1, 100_000),
-            "community_id": post % 50 + 1,
-            "post_id": post,
-            "payload": {},
-        }
-        producer.send(topic, key=str(post).encode(), value=json.dumps(envelope).encode())
+        envelope = envelope_build(
+            event_id=uuid.UUID(int=rng.getrandbits(128), version=4),
+            event_type=types[n % len(types)],
+            occurred_at=moment,
+            actor_id=rng.randint(1, 100_000),
+            community_id=post % 50 + 1,
+            post_id=post,
+        )
+        producer.send(
+            topic, key=envelope_key(envelope).encode(), value=envelope_serialise(envelope)
+        )
     producer.flush()
     producer.close()
 
@@ -111,24 +114,20 @@ def consume_plain(topic: str, bootstrap: str) -> tuple[dict[tuple[int, str], int
                 if envelope["event_id"] in seen:
                     continue
                 seen.add(envelope["event_id"])
-                counts[(envelope["post_id"], COLUMN[envelope["event_type"]])] += 1
+                counts[(envelope["post_id"], POST_COUNTS[envelope["event_type"]])] += 1
     consumer.close()
     return dict(counts), messages, time.monotonic() - started
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=5_000_000)
-    parser.add_argument("--posts", type=int, default=20_000)
-    parser.add_argument("--max-offsets-per-trigger", type=int, default=500_000)
-    args = parser.parse_args()
+    args = arguments(
+        __doc__, events=5_000_000, posts=20_000, max_offsets_per_trigger=500_000
+    ).parse_args()
 
-    run = uuid.uuid4().hex[:8]
+    run, work = work_dir("replay")
     topic = f"bench.replay.{run}"
-    work = REPO / "var" / "bench" / f"replay-{run}"
-    work.mkdir(parents=True)
     env = app_env(DB, KAFKA_EVENTS_TOPIC=topic, SPARK_CHECKPOINT_DIR=str(work / "checkpoints"))
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", local_kafka_bootstrap())
     database_fresh(DB)
     manage(env, "kafka_setup")
     try:
@@ -141,13 +140,11 @@ def main() -> None:
         plain, messages, plain_seconds = consume_plain(topic, bootstrap)
         print(f"  plain consumer: {messages:,} in {plain_seconds:.1f} s", flush=True)
 
-        started = time.monotonic()
-        command = [PYTHON, "manage.py", "run_spark_job", "--available-now",
-                   "--max-offsets-per-trigger", str(args.max_offsets_per_trigger),
-                   "--pid-file", str(work / "spark.pid"), "engagement"]  # fmt: skip
-        with open(work / "spark.log", "wb") as log:
-            subprocess.run(command, cwd=REPO, env=env, check=True, stdout=log, stderr=log)
-        spark_wall = time.monotonic() - started
+        spark_wall = manage_timed(
+            env, "run_spark_job", "--available-now",
+            "--max-offsets-per-trigger", str(args.max_offsets_per_trigger),
+            "--pid-file", str(work / "spark.pid"), "engagement", log=work / "spark.log",
+        )  # fmt: skip
         ledger = sql(
             "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(batch_started_at), MAX(applied_at)) / 1e6,"
             " SUM(message_count) FROM analytics_spark_batch WHERE query_name = 'engagement'",
@@ -190,13 +187,8 @@ def main() -> None:
         )
         print(f"  per-post counts equal: {equal} ({len(plain):,} post x count cells)")
     finally:
-        manage(
-            env,
-            "shell",
-            "-c",
-            f"from analytics.kafka_admin import topic_delete; topic_delete(name={topic!r})",
-        )
-        sql(f"DROP DATABASE IF EXISTS `{DB}`")
+        topic_delete(env, topic)
+        database_drop(DB)
 
 
 if __name__ == "__main__":

@@ -23,19 +23,17 @@ Redis database and Kafka topic; Spark runs local[2].
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BENCH_DIR = REPO / "var" / "bench"
+from bench.common import BENCH_DIR, app_env, arguments, database_create, manage_timed
+from spark_jobs.contract import local_redis_url
+
 GROUND_TRUTH = BENCH_DIR / "trends-gt.json"
 MODELS = BENCH_DIR / "models"
 RESULTS = BENCH_DIR / "trends-results.json"
@@ -45,57 +43,32 @@ BURST_OFFSETS = (-15, 0, 10, 20, 30, 45, 60, 90, 120, 150)
 
 
 def bench_env(database: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"mysql://streamer:streamer@127.0.0.1:3307/{database}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6380/13",
-        "CELERY_RESULT_BACKEND": "redis://127.0.0.1:6380/13",
-        "KAFKA_EVENTS_TOPIC": "bench.trends.events",
-        "SPARK_MASTER": os.environ.get("SPARK_MASTER", "local[2]"),
-        "DJANGO_SETTINGS_MODULE": "streamer.settings",
-    }
-
-
-def manage(env: dict[str, str], *args: str, log: Path | None = None) -> float:
-    """Run `manage.py ARGS` and return its wall time in seconds."""
-    command = [sys.executable, "manage.py", *args]
-    started = time.monotonic()
-    if log is None:
-        subprocess.run(command, cwd=REPO, env=env, check=True)
-    else:
-        with open(log, "w") as out:
-            subprocess.run(
-                command, cwd=REPO, env=env, check=True, stdout=out, stderr=subprocess.STDOUT
-            )
-    return time.monotonic() - started
+    """The app's bench environment with a Celery broker, Kafka topic and Spark master of its
+    own."""
+    return app_env(
+        database,
+        CELERY_BROKER_URL=local_redis_url(13),
+        CELERY_RESULT_BACKEND=local_redis_url(13),
+        KAFKA_EVENTS_TOPIC="bench.trends.events",
+        SPARK_MASTER=os.environ.get("SPARK_MASTER", "local[2]"),
+    )
 
 
 def setup(env: dict[str, str], database: str) -> None:
-    from spark_jobs.common.db import connect
-
-    server = env["DATABASE_URL"].rsplit("/", 1)[0]
-    connection = connect(f"{server}/information_schema")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE DATABASE IF NOT EXISTS `{database}` "
-            "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
-    connection.close()
+    database_create(database)
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    manage(env, "migrate", "-v0")
     print(f"seeding ({' '.join(SEED_ARGS)}) …", flush=True)
-    manage(env, "seed_fake_data", *SEED_ARGS, log=BENCH_DIR / "seed.log")
-    manage(env, "kafka_setup")
+    manage_timed(env, "seed_fake_data", *SEED_ARGS, log=BENCH_DIR / "seed.log")
+    manage_timed(env, "kafka_setup")
     print("publishing the outbox …", flush=True)
-    manage(
+    manage_timed(
         env,
         "shell",
         "-c",
-        "from analytics.publisher import outbox_publish_pending as p; "
-        "print(p(budget_seconds=3600))",
+        "from events.publisher import outbox_publish_pending as p; print(p(budget_seconds=3600))",
     )
     print("engagement job (available-now) …", flush=True)
-    seconds = manage(
+    seconds = manage_timed(
         env,
         "run_spark_job",
         "--available-now",
@@ -111,7 +84,7 @@ def setup(env: dict[str, str], database: str) -> None:
 
 def train(env: dict[str, str], version: str, *extra: str) -> tuple[dict, float]:
     report = BENCH_DIR / f"train-{version}.json"
-    seconds = manage(
+    seconds = manage_timed(
         env,
         "run_spark_job",
         "trends_train",
@@ -132,7 +105,7 @@ def train(env: dict[str, str], version: str, *extra: str) -> tuple[dict, float]:
 
 def predict(env: dict[str, str], artefact: str, as_of: datetime) -> tuple[dict, float]:
     report = BENCH_DIR / "predict.json"
-    seconds = manage(
+    seconds = manage_timed(
         env,
         "run_spark_job",
         "trends_predict",
@@ -152,16 +125,16 @@ def viral_ranks(burst: dict, report: dict) -> list[dict]:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    from spark_jobs.common.session import spark_session
     from spark_jobs.trends import metrics
     from spark_jobs.trends.features import training_frame
     from spark_jobs.trends.model import PREDICTION, with_prediction
     from spark_jobs.trends.predict import model_load
-    from spark_jobs.trends.session import trends_session
     from spark_jobs.trends.sources import load_inputs
 
     start = datetime.fromisoformat(burst["start"]).replace(tzinfo=None, second=0, microsecond=0)
     moments = [start + timedelta(minutes=m) for m in BURST_OFFSETS]
-    spark = trends_session("bench-trends-viral")
+    spark = spark_session("bench-trends-viral")
     try:
         loaded = model_load(Path(report["artefact_path"]))
         inputs = load_inputs(
@@ -229,8 +202,7 @@ def metrics_table(report: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database", default="streamer_trends_bench")
+    parser = arguments(__doc__, database="streamer_trends_bench")
     parser.add_argument("--setup", action="store_true", help="seed and fill the database first")
     parser.add_argument("--skip-viral", action="store_true", help="skip step 4")
     args = parser.parse_args()

@@ -16,7 +16,6 @@ Own database (bench_write, dropped afterwards) on the configured MariaDB.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -28,6 +27,8 @@ from bench.common import (
     CORES,
     REPO,
     app_env,
+    arguments,
+    database_drop,
     database_fresh,
     gunicorn,
     gunicorn_workers,
@@ -60,14 +61,9 @@ print("TOKENS", ",".join(tokens))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=30)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--posts", type=int, default=500)
-    parser.add_argument("--users", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--port", type=int, default=8771)
-    args = parser.parse_args()
+    args = arguments(
+        __doc__, seconds=30, connections=16, posts=500, users=16, rounds=2, port=8771
+    ).parse_args()
 
     database_fresh(DB)
     try:
@@ -119,7 +115,7 @@ def main() -> None:
         cost = 100 * (1 - on / off)
         print(f"  ratio outbox on / off: {on / off:.2f} (the pipeline costs {cost:.0f}% of it)")
     finally:
-        sql(f"DROP DATABASE IF EXISTS `{DB}`")
+        database_drop(DB)
 
 
 if __name__ == "__main__":
