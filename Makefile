@@ -52,8 +52,12 @@ static/vendor/.done: package.json package-lock.json
 run: setup
 	@infra/run.sh
 
+# By pid file only: another stack on this machine keeps running.
 stop:
-	@-pkill -f "honcho start" 2>/dev/null; true
+	@if [ -f var/run/honcho.pid ] && grep -qs honcho /proc/$$(cat var/run/honcho.pid)/cmdline; then \
+	  kill -TERM "$$(cat var/run/honcho.pid)"; \
+	  for _ in $$(seq 50); do kill -0 "$$(cat var/run/honcho.pid)" 2>/dev/null || break; sleep 0.2; done; \
+	fi; rm -f var/run/honcho.pid
 	@infra/stack.sh stop
 
 status: setup
@@ -96,3 +100,4 @@ security: setup
 lint: setup
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports

@@ -27,5 +27,9 @@ cat <<MSG
 
 MSG
 export PATH="$ROOT/.venv/bin:$PATH" WEB_PORT="$PORT"
-# honcho stops every process on Ctrl-C; the trap above then stops the services.
-honcho start -f Procfile || true
+# honcho stops every process on Ctrl-C; the trap above then stops the services. Its pid goes
+# to var/run/honcho.pid (the subshell writes its own pid, then becomes honcho), so
+# `make stop` stops this stack's processes and no other.
+HONCHO_PID=var/run/honcho.pid
+( echo "$BASHPID" >"$HONCHO_PID"; exec honcho start -f Procfile ) || true
+rm -f "$HONCHO_PID"
