@@ -7,7 +7,12 @@ with the target `engagement_next` over rows keyed by (post_id, as_of):
 - `precision_at_10`: per prediction time, the share of the ten posts ranked highest by the
   prediction that are among the ten with most actual engagement (a post tied with the
   tenth counts), over min(10, posts with any engagement); averaged over the times that had
-  any engagement at all.
+  any engagement at all;
+- `ndcg_at_10`: per prediction time, the discounted gain of the ten posts ranked highest by
+  the prediction (gain = the actual engagement, clipped at 0, discounted by log2(rank + 1))
+  over that of the ten with most actual engagement; averaged over the same times.
+
+Ranks by a prediction break ties by post id, as the product's lists do.
 """
 
 from __future__ import annotations
@@ -88,6 +93,33 @@ def precision_at_k(
     return None if value is None else float(value)
 
 
+def ndcg_at_k(
+    frame: DataFrame, prediction: str, target: str = TARGET_COLUMN, k: int = 10
+) -> float | None:
+    gain = F.greatest(F.col(target).cast("double"), F.lit(0.0))
+    by_prediction = Window.partitionBy("as_of").orderBy(F.desc(prediction), "post_id")
+    by_target = Window.partitionBy("as_of").orderBy(F.desc(target), "post_id")
+    ranked = frame.select(
+        "as_of",
+        gain.alias("_gain"),
+        F.row_number().over(by_prediction).alias("_rank_p"),
+        F.row_number().over(by_target).alias("_rank_t"),
+    ).where((F.col("_rank_p") <= k) | (F.col("_rank_t") <= k))
+
+    def dcg(rank: str) -> Column:
+        return F.sum(
+            F.when(F.col(rank) <= k, F.col("_gain") / F.log2(F.col(rank) + 1.0)).otherwise(0.0)
+        )
+
+    per_time = (
+        ranked.groupBy("as_of")
+        .agg(dcg("_rank_p").alias("_dcg"), dcg("_rank_t").alias("_ideal"))
+        .where(F.col("_ideal") > 0)
+    )
+    value = per_time.agg(F.avg(F.col("_dcg") / F.col("_ideal")).alias("n")).first()["n"]
+    return None if value is None else float(value)
+
+
 def evaluate(
     frame: DataFrame, prediction: str, target: str = TARGET_COLUMN, k: int = 10
 ) -> dict[str, float | int | None]:
@@ -95,6 +127,7 @@ def evaluate(
         "mae_log1p": mae_log1p(frame, prediction, target),
         "spearman": spearman(frame, prediction, target),
         f"precision_at_{k}": precision_at_k(frame, prediction, target, k),
+        f"ndcg_at_{k}": ndcg_at_k(frame, prediction, target, k),
         "rows": frame.count(),
     }
 

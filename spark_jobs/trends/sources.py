@@ -2,8 +2,8 @@
 expects.
 
 Post and community activity come from the engagement tables: stream-window rows (one
-minute by default) from `history_start` on, where the 5/15/60-minute windows and the
-targets need them, and one summary row per post or community for everything before, summed
+minute by default) from `history_start` on, where the recent windows of `features.WINDOWS`
+and the targets need them, and one summary row per post or community for everything before, summed
 from the hour rollups. `history_start` is on an hour boundary, so the hour rows that end by
 then cover exactly the window rows left out, and the two never overlap."""
 
@@ -19,12 +19,15 @@ from pyspark.sql import functions as F
 from spark_jobs.common.db import connect
 from spark_jobs.common.jdbc import jdbc_read
 from spark_jobs.contract import Queries, Tables
+from spark_jobs.trends.features import LOOKBACK_MINUTES
 
 POST_TABLE = Tables.POST_ENGAGEMENT
 COMMUNITY_TABLE = Tables.COMMUNITY_ENGAGEMENT
 LEDGER_TABLE = Tables.SPARK_BATCH
 POSTS_TABLE = Tables.POSTS
 METRICS_QUERY = Queries.METRICS
+# The events behind a post's engagement score, counted alike (a view as much as a share).
+ACTIONS = "(views + likes + unlikes + comments + shares)"
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,10 @@ def _sql_time(moment: datetime) -> str:
 
 
 def history_start(first_as_of: datetime) -> datetime:
-    """The hour boundary at or before the earliest moment any 60-minute window needs."""
-    return (first_as_of - timedelta(minutes=60)).replace(minute=0, second=0, microsecond=0)
+    """The hour boundary at or before the earliest moment the longest recent window needs."""
+    return (first_as_of - timedelta(minutes=LOOKBACK_MINUTES)).replace(
+        minute=0, second=0, microsecond=0
+    )
 
 
 def _jdbc_partitions() -> int:
@@ -86,7 +91,8 @@ def load_inputs(
     post_windows = jdbc_read(
         spark,
         f"SELECT post_id, window_start, window_end, engagement_score AS engagement, "  # noqa: S608
-        f"distinct_actors AS actors FROM `{POST_TABLE}` WHERE grain = 'window' "
+        f"distinct_actors AS actors, {ACTIONS} AS actions FROM `{POST_TABLE}` "
+        f"WHERE grain = 'window' "
         f"AND window_end > {start} AND window_start < {end}",
         url=url,
         partition_column="post_id",
@@ -96,7 +102,8 @@ def load_inputs(
     post_before = jdbc_read(
         spark,
         f"SELECT post_id, MIN(window_start) AS window_start, MAX(window_end) AS window_end, "  # noqa: S608
-        f"SUM(engagement_score) AS engagement, SUM(distinct_actors) AS actors "
+        f"SUM(engagement_score) AS engagement, SUM(distinct_actors) AS actors, "
+        f"SUM({ACTIONS}) AS actions "
         f"FROM `{POST_TABLE}` WHERE grain = 'hour' AND window_end <= {start} GROUP BY post_id",
         url=url,
     )
@@ -126,7 +133,9 @@ def load_inputs(
             "created_at",
             "deleted_at",
         ),
-        post_activity=_activity(post_windows.unionByName(post_before), "post_id", ("actors",)),
+        post_activity=_activity(
+            post_windows.unionByName(post_before), "post_id", ("actors", "actions")
+        ),
         community_activity=_activity(
             community_windows.unionByName(community_before),
             "community_id",

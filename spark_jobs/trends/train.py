@@ -25,7 +25,13 @@ from pyspark.sql import DataFrame, SparkSession
 
 from spark_jobs.common.session import VAR_DIR, spark_session
 from spark_jobs.trends.features import FeatureConfig, training_frame
-from spark_jobs.trends.model import ALGORITHMS, TrainConfig, TrainingResult, fit_and_evaluate
+from spark_jobs.trends.model import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHMS,
+    TrainConfig,
+    TrainingResult,
+    fit_and_evaluate,
+)
 from spark_jobs.trends.sources import data_until, load_inputs
 
 DEFAULT_MODEL_DIR = VAR_DIR / "models"
@@ -139,7 +145,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--step-minutes", type=int, default=15)
     parser.add_argument("--max-age-hours", type=float, default=48.0)
     parser.add_argument("--holdout-fraction", type=float, default=0.25)
-    parser.add_argument("--algorithms", default=",".join(ALGORITHMS))
+    parser.add_argument("--algorithms", default=",".join(DEFAULT_ALGORITHMS))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--until",

@@ -31,6 +31,7 @@ POST_ACTIVITY_SCHEMA = T.StructType(
         T.StructField("window_end", T.TimestampType()),
         T.StructField("engagement", T.DoubleType()),
         T.StructField("actors", T.DoubleType()),
+        T.StructField("actions", T.DoubleType()),
     ]
 )
 COMMUNITY_ACTIVITY_SCHEMA = T.StructType(
@@ -50,8 +51,16 @@ def minutes(n: float) -> datetime:
     return T0 + timedelta(minutes=n)
 
 
-def minute_row(post_id: int, at_minute: float, engagement: float, actors: float = 1.0) -> tuple:
-    return (post_id, minutes(at_minute), minutes(at_minute + 1), engagement, actors)
+def minute_row(
+    post_id: int,
+    at_minute: float,
+    engagement: float,
+    actors: float = 1.0,
+    actions: float | None = None,
+) -> tuple:
+    """One post's one-minute activity row; `actions` defaults to the engagement."""
+    actions = engagement if actions is None else actions
+    return (post_id, minutes(at_minute), minutes(at_minute + 1), engagement, actors, actions)
 
 
 @dataclass

@@ -46,7 +46,7 @@ def base_history() -> History:
         minute_row(1, -90, 7.0),
         minute_row(2, -400, 10.0),
         # A summary of old history, as the job passes hour rollups before its window rows.
-        (2, minutes(-600), minutes(-480), 20.0, 4.0),
+        (2, minutes(-600), minutes(-480), 20.0, 4.0, 25.0),
     ]
     history.community_activity += [
         (7, minutes(-700), minutes(-480), 0.0, 12.0, 2.0),
@@ -83,6 +83,28 @@ def test_recent_windows_growth_and_totals(spark):
     assert post["log_age_minutes"] == pytest.approx(math.log1p(120))
     assert (post["kind_image"], post["kind_video"]) == (1.0, 0.0)
     assert post["hour_sin"] == pytest.approx(math.sin(2 * math.pi * 12 / 24))
+
+
+def test_velocity_decay_time_since_last_and_context(spark):
+    rows = by_post(features_at(spark, base_history(), [T0]))
+    post = rows[1]
+    # Rows of post 1 end 2, 9, 29 and 89 minutes before T0 (actions = engagement here).
+    assert post["log_engagement_180m"] == pytest.approx(math.log1p(17))
+    assert post["log_actions_5m"] == pytest.approx(math.log1p(2))
+    assert post["log_actions_60m"] == pytest.approx(math.log1p(10))
+    decayed = sum(n * math.exp(-ago / 10) for n, ago in ((2, 2), (3, 9), (5, 29), (7, 89)))
+    assert post["log_decayed_actions_10m"] == pytest.approx(math.log1p(decayed))
+    assert post["growth_60m_180m"] == pytest.approx(math.log1p(10) - math.log1p(7 / 2))
+    assert post["log_minutes_since_last"] == pytest.approx(math.log1p(2))
+    assert post["actor_share_60m"] == pytest.approx(4 / 10)
+    assert post["log_rate_lifetime"] == pytest.approx(math.log1p(17 * 60 / 120))
+    # Community 7 had 8 in the last hour; the site 8 + 1.5.
+    assert post["community_share_60m"] == pytest.approx(1.0)
+    assert post["log_site_engagement_60m"] == pytest.approx(math.log1p(9.5))
+    # Post 2's newest row ended 399 minutes ago; post 3 never had any: since it was made.
+    assert rows[2]["log_minutes_since_last"] == pytest.approx(math.log1p(399))
+    assert rows[3]["log_minutes_since_last"] == pytest.approx(math.log1p(30))
+    assert rows[3]["community_share_60m"] == 0.0
 
 
 def test_summary_rows_count_in_totals_only(spark):
@@ -123,7 +145,7 @@ def test_targets_take_the_horizon_after_as_of(spark):
         minute_row(1, 0, 1.0),
         minute_row(1, 59, 2.0),
         minute_row(1, 60, 4.0),
-        (1, minutes(-0.5), minutes(0.5), 8.0, 1.0),
+        (1, minutes(-0.5), minutes(0.5), 8.0, 1.0, 8.0),
     ]
     frames = history.frames(spark)
     targets = post_targets(
@@ -164,7 +186,7 @@ def test_changing_data_after_as_of_changes_no_feature_at_as_of(spark):
         minute_row(1, 15, 70.0),
         minute_row(2, 1, 90.0),
         minute_row(9, 4, 300.0),
-        (2, minutes(0), minutes(60), 1000.0, 10.0),
+        (2, minutes(0), minutes(60), 1000.0, 10.0, 1000.0),
     ]
     after.community_activity += [
         (7, minutes(0), minutes(1), 900.0, 40.0, 0.0),

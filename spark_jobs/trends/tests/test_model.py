@@ -1,22 +1,30 @@
-"""Metrics, baselines, the time split, and training plus prediction on a small synthetic
-history in which a planted viral post must come out first."""
+"""Metrics, baselines, the time split, the hurdle model's forecast and promotion rule, and
+training plus prediction on a small synthetic history in which a planted viral post must
+come out first."""
 
 from __future__ import annotations
 
 import math
 from datetime import timedelta
+from statistics import NormalDist
 
 import pytest
 from pyspark.ml import PipelineModel
+from pyspark.ml.linalg import Vectors, VectorUDT
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from spark_jobs.trends import metrics
 from spark_jobs.trends.features import FeatureConfig, post_features, training_frame
+from spark_jobs.trends.history import minimum_history_minutes, training_times
 from spark_jobs.trends.model import (
+    CHANCE,
     PREDICTION,
+    HurdleMedian,
     TrainConfig,
     community_trends,
     fit_and_evaluate,
+    promotion,
     ranked_posts,
     time_split,
     with_prediction,
@@ -28,6 +36,7 @@ pytestmark = pytest.mark.spark
 FAST = TrainConfig(
     features=FeatureConfig(horizon_minutes=60, max_age_hours=48),
     holdout_fraction=0.3,
+    algorithms=("hurdle", "linear"),
     gbt_max_iter=15,
     gbt_max_depth=4,
 )
@@ -64,9 +73,15 @@ def test_metrics_on_a_hand_made_holdout(spark):
     # for the most engagement, so it is a hit) -> (1/2 + 1/2) / 2.
     assert metrics.precision_at_k(frame, "p", k=2) == pytest.approx(0.5)
     assert metrics.precision_at_k(frame, "p", k=1) == pytest.approx(0.5)
+    # NDCG@2 at T0: gains 10 (rank 1) and 0 over the ideal 10 and 4; at +15: 0 and 7 over
+    # 7 and 7 (discounts 1 and 1/log2 3).
+    third = 1 / math.log2(3)
+    at_t0, at_15 = 10 / (10 + 4 * third), 7 * third / (7 + 7 * third)
+    assert metrics.ndcg_at_k(frame, "p", k=2) == pytest.approx((at_t0 + at_15) / 2)
     perfect = frame.withColumn("p", F.col("engagement_next"))
     assert metrics.spearman(perfect, "p") == pytest.approx(1.0)
     assert metrics.precision_at_k(perfect, "p", k=2) == pytest.approx(1.0)
+    assert metrics.ndcg_at_k(perfect, "p", k=2) == pytest.approx(1.0)
     reversed_ = frame.withColumn("p", -F.col("engagement_next"))
     assert metrics.spearman(reversed_, "p") == pytest.approx(-1.0)
 
@@ -94,6 +109,63 @@ def test_szabo_huberman_fits_a_log_offset_per_age(spark):
     assert predicted == pytest.approx({1: 2.0, 2: 4.0, 3: 0.0})
 
 
+def test_hurdle_forecast_is_the_median_of_chance_times_size(spark):
+    """p <= 1/2: more likely nothing, so 0. Above: the (p - 1/2)/p quantile of a normal size
+    (mean 2, spread 0.5 on the log1p scale), never below 0."""
+    rows = [(1, 0.3, 2.0), (2, 0.5, 2.0), (3, 0.8, 2.0), (4, 0.99, 2.0), (5, 0.6, 0.1)]
+    schema = T.StructType(
+        [
+            T.StructField("post_id", T.LongType()),
+            T.StructField("_chance_vector", VectorUDT()),
+            T.StructField("_size", T.DoubleType()),
+        ]
+    )
+    frame = spark.createDataFrame(
+        [(i, Vectors.dense([1 - p, p]), size) for i, p, size in rows], schema
+    )
+    out = {r["post_id"]: r for r in HurdleMedian(spread=0.5).transform(frame).collect()}
+
+    def median(p: float, size: float) -> float:
+        if p <= 0.5:
+            return 0.0
+        return max(0.0, size + 0.5 * NormalDist().inv_cdf((p - 0.5) / p))
+
+    for post_id, p, size in rows:
+        assert out[post_id][CHANCE] == pytest.approx(p)
+        assert out[post_id]["prediction"] == pytest.approx(median(p, size), abs=1e-3)
+    assert out[1]["prediction"] == out[2]["prediction"] == out[5]["prediction"] == 0.0
+    assert 0 < out[3]["prediction"] < out[4]["prediction"] < 2.0
+
+
+def test_promotion_needs_both_mae_and_spearman_better_than_persistence():
+    def results(mae: float, rho: float | None) -> dict:
+        return {
+            "hurdle": {"mae_log1p": mae, "spearman": rho},
+            metrics.PERSISTENCE: {"mae_log1p": 0.08, "spearman": 0.66},
+        }
+
+    assert promotion(results(0.06, 0.70), "hurdle")[0]
+    promote, note = promotion(results(0.06, 0.50), "hurdle")
+    assert not promote and "on Spearman" in note
+    promote, note = promotion(results(0.09, 0.70), "hurdle")
+    assert not promote and "on MAE" in note
+    assert not promotion(results(0.06, None), "hurdle")[0]
+
+
+def test_the_first_training_waits_for_enough_history(spark):
+    """With exactly the minutes `minimum_history_minutes` asks for, the prediction times a
+    training makes split into at least 4 training times and a holdout."""
+    needed = minimum_history_minutes(horizon_minutes=60, step_minutes=15, holdout_fraction=0.25)
+    # Times step-aligned after the first activity, the last one's horizon within the data.
+    count = (needed - 60) // 15
+    times = [T0 + timedelta(minutes=15 * i) for i in range(count)]
+    frame = times_frame(spark, times).withColumn("post_id", F.lit(1))
+    train, _, _ = time_split(frame, holdout_fraction=0.25, horizon_minutes=60)
+    assert train.count() >= 4
+    assert training_times(count, holdout_fraction=0.25, step_minutes=15, horizon=60) >= 4
+    assert training_times(count - 1, holdout_fraction=0.25, step_minutes=15, horizon=60) < 4
+
+
 def test_time_split_keeps_training_horizons_out_of_the_holdout(spark):
     times = [T0 + timedelta(minutes=15 * i) for i in range(20)]
     frame = times_frame(spark, times).withColumn("post_id", F.lit(1))
@@ -113,20 +185,27 @@ def test_training_and_prediction_rank_the_viral_post_first(spark, tmp_path):
     result = fit_and_evaluate(frame, FAST)
 
     assert result.training_rows > 0 and result.holdout_rows > 0
-    for name in ("gbt", "linear", "persistence", "szabo_huberman", "model"):
-        assert set(result.metrics[name]) >= {"mae_log1p", "spearman", "precision_at_10"}
-    assert result.algorithm in ("gbt", "linear")
+    for name in ("hurdle", "linear", "persistence", "szabo_huberman", "model"):
+        assert set(result.metrics[name]) >= {
+            "mae_log1p",
+            "spearman",
+            "precision_at_10",
+            "ndcg_at_10",
+        }
+    assert result.algorithm in ("hurdle", "linear")
     assert result.metrics["model"]["mae_log1p"] == min(
-        result.metrics["gbt"]["mae_log1p"], result.metrics["linear"]["mae_log1p"]
+        result.metrics["hurdle"]["mae_log1p"], result.metrics["linear"]["mae_log1p"]
     )
-    assert result.promote == (
-        result.metrics["model"]["mae_log1p"] < result.metrics["persistence"]["mae_log1p"]
-    )
+    assert result.promote == promotion(result.metrics, result.algorithm)[0]
+    importances = result.params["models"]["hurdle"]["feature_importances"]
+    assert set(importances) == {"chance", "size"}
+    assert sum(importances["chance"].values()) == pytest.approx(1.0)
 
     result.model.write().overwrite().save(str(tmp_path / "model"))
     model = PipelineModel.load(str(tmp_path / "model"))
     features = post_features(times=times_frame(spark, [T0]), config=FAST.features, **frames)
     ranked = ranked_posts(with_prediction(model, features)).cache()
+    assert result.algorithm == "hurdle" or ranked.where(F.col(CHANCE).isNotNull()).count() == 0
     top = ranked.orderBy("rank").limit(3).collect()
     assert top[0]["post_id"] == 1
     assert top[0]["rank"] == 1
