@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.views.decorators.http import require_POST
 
 from analytics.models import (
     CommunityEngagement,
@@ -18,6 +22,7 @@ from analytics.models import (
     SparkBatch,
     TrendPrediction,
 )
+from analytics.tasks import trends_train
 from core.admin import ReadOnlyAdmin
 
 
@@ -145,6 +150,10 @@ class SparkBatchAdmin(ReadOnlyAdmin):
 
 @admin.register(ModelRun)
 class ModelRunAdmin(ReadOnlyAdmin):
+    """Trainings of the trend model, read-only. "Train now" (above the list) queues a
+    training for the Celery worker instead of waiting for the schedule."""
+
+    change_list_template = "admin/analytics/modelrun/change_list.html"
     date_hierarchy = "started_at"
     list_display = (
         "version",
@@ -158,10 +167,29 @@ class ModelRunAdmin(ReadOnlyAdmin):
         "mae_model",
         "mae_persistence",
         "mae_szabo_huberman",
+        "trigger",
     )
     list_filter = ("status", "promoted", "algorithm")
     search_fields = ("version", "error")
     ordering = ("-id",)
+
+    def get_urls(self) -> list[URLPattern]:
+        train_now = self.admin_site.admin_view(require_POST(self.train_now_view))
+        return [
+            path("train-now/", train_now, name="analytics_modelrun_train_now"),
+            *super().get_urls(),
+        ]
+
+    def train_now_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        trends_train.delay(trigger="admin")
+        messages.success(
+            request,
+            "Training queued: the worker runs it next (a training already running is not "
+            "doubled). The run appears below once it starts.",
+        )
+        return redirect(reverse("admin:analytics_modelrun_changelist"))
 
     @staticmethod
     def _mae(obj: ModelRun, who: str) -> str:
@@ -179,6 +207,10 @@ class ModelRunAdmin(ReadOnlyAdmin):
     @admin.display(description="MAE Szabo-Huberman")
     def mae_szabo_huberman(self, obj: ModelRun) -> str:
         return self._mae(obj, "szabo_huberman")
+
+    @admin.display(description="started by")
+    def trigger(self, obj: ModelRun) -> str:
+        return (obj.params or {}).get("trigger", "") or "-"
 
 
 @admin.register(PredictionRun)

@@ -6,10 +6,11 @@ from analytics.services import trends
 
 
 @shared_task
-def trends_train() -> dict:
+def trends_train(trigger: str = "schedule") -> dict:
     """Train the trend model with the Spark job and record the run (ModelRun). Run by
-    Celery beat every TRENDS_TRAIN_MINUTES; skipped while another training runs."""
-    run = trends.model_train()
+    Celery beat every TRENDS_TRAIN_MINUTES, and queued by the admin's "Train now" (trigger
+    "admin"); skipped while another training runs."""
+    run = trends.model_train(trigger=trigger)
     if run is None:
         return {"skipped": "another training is running"}
     return {"model_run": run.pk, "status": run.status, "promoted": run.promoted}
@@ -18,8 +19,10 @@ def trends_train() -> dict:
 @shared_task
 def trends_predict() -> dict:
     """Apply the live model to the current posts with the Spark job (PredictionRun). Run by
-    Celery beat every TRENDS_PREDICT_MINUTES."""
+    Celery beat every TRENDS_PREDICT_MINUTES; until a model is promoted it trains the first
+    one itself (see `analytics.services.trends.predictions_make`)."""
     outcome = trends.predictions_make()
+    trained = {} if outcome.trained is None else {"model_run": outcome.trained.pk}
     if outcome.run is None:
-        return {"skipped": outcome.skipped}
-    return {"prediction_run": outcome.run.pk, "status": outcome.run.status}
+        return {"skipped": outcome.skipped, **trained}
+    return {"prediction_run": outcome.run.pk, "status": outcome.run.status, **trained}

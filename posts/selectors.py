@@ -68,8 +68,8 @@ def _posts_for_viewer(viewer: User | AnonymousUser) -> QuerySet[Post]:
 
 def _trending(posts: QuerySet[Post]) -> QuerySet[Post]:
     """Posts of the newest prediction batch, by predicted engagement (rank 1 first), with
-    `trend_rank`, `trend_predicted` and `trend_score`; posts the batch did not rank are left
-    out. The batch is picked in SQL, so the feed stays one query."""
+    `trend_rank`, `trend_predicted`, `trend_score` and `trend_last_hour`; posts the batch
+    did not rank are left out. The batch is picked in SQL, so the feed stays one query."""
     predictions = predictions_of_latest_batch()
     mine = predictions.filter(post_id=OuterRef("pk"))
     return (
@@ -78,6 +78,7 @@ def _trending(posts: QuerySet[Post]) -> QuerySet[Post]:
             trend_rank=Subquery(mine.values("rank")[:1]),
             trend_predicted=Subquery(mine.values("predicted_engagement")[:1]),
             trend_score=Subquery(mine.values("trend_score")[:1]),
+            trend_last_hour=Subquery(mine.values("last_hour_engagement")[:1]),
         )
         .order_by("trend_rank", "-pk")
     )
@@ -111,6 +112,12 @@ def post_list_trending(*, viewer: User | AnonymousUser) -> QuerySet[Post]:
     """Every community's posts the newest prediction batch ranked, most predicted
     engagement first (the Trending page)."""
     return _trending(_posts_for_viewer(viewer))
+
+
+def post_list_hot(*, viewer: User | AnonymousUser) -> QuerySet[Post]:
+    """Every community's posts by hot score (the Trending page and API before the first
+    prediction batch)."""
+    return _ordered(_posts_for_viewer(viewer), FeedOrder(sort="hot"), None)
 
 
 def post_list_community(

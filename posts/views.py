@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.static import serve
 
-from analytics.selectors.trends import prediction_batch_latest, trending_community_list
+from analytics.selectors.trends import trending_community_list, trending_state
 from communities.models import Community
 from communities.selectors import (
     community_list_for_user,
@@ -37,12 +37,18 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def trending(request: HttpRequest) -> HttpResponse:
     """Posts the trend model expects to get the most engagement in the next hour, and the
-    communities it expects to be busiest."""
-    run = prediction_batch_latest()
+    communities it expects to be busiest; until its first predictions, the hot ranking,
+    labelled with why."""
+    state = trending_state()
+    if state.batch is not None:
+        posts = selectors.post_list_trending(viewer=request.user)
+    else:
+        posts = selectors.post_list_hot(viewer=request.user)
     context = {
-        "page": page_of(selectors.post_list_trending(viewer=request.user), request.GET.get("page")),
-        "run": run,
-        "communities": trending_community_list(run=run, limit=TRENDING_COMMUNITIES),
+        "page": page_of(posts, request.GET.get("page")),
+        "run": state.batch,
+        "state": state,
+        "communities": trending_community_list(run=state.batch, limit=TRENDING_COMMUNITIES),
     }
     return render(request, "posts/trending.html", context)
 

@@ -197,7 +197,11 @@ TRENDS_HORIZON_MINUTES = env.int("TRENDS_HORIZON_MINUTES", default=60)
 TRENDS_HISTORY_HOURS = env.float("TRENDS_HISTORY_HOURS", default=72.0)
 TRENDS_STEP_MINUTES = env.int("TRENDS_STEP_MINUTES", default=15)
 TRENDS_MAX_AGE_HOURS = env.float("TRENDS_MAX_AGE_HOURS", default=48.0)
-TRENDS_ALGORITHMS = env.list("TRENDS_ALGORITHMS", default=["gbt", "linear"])
+TRENDS_HOLDOUT_FRACTION = env.float("TRENDS_HOLDOUT_FRACTION", default=0.25)
+TRENDS_ALGORITHMS = env.list("TRENDS_ALGORITHMS", default=["hurdle"])
+# Until a model is promoted, the prediction task trains one itself (once there is enough
+# activity), at most once per this many minutes.
+TRENDS_FIRST_TRAINING_RETRY_MINUTES = env.int("TRENDS_FIRST_TRAINING_RETRY_MINUTES", default=15)
 TRENDS_STORE_TOP = env.int("TRENDS_STORE_TOP", default=500)
 TRENDS_RETENTION_HOURS = env.int("TRENDS_RETENTION_HOURS", default=24)
 

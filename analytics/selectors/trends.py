@@ -1,7 +1,9 @@
 """Reads of the trend model's runs and predictions.
 
 "The newest prediction batch" is decided here only (`prediction_batches_newest_first`): the
-feeds' Trending sort, the Trending page and API, and the dashboard all read through it."""
+feeds' Trending sort, the Trending page and API, and the dashboard all read through it. So
+is what the Trending page and API say while there is none (`trending_state`), and whether
+there is enough activity for a first training (`training_history_ready`)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet, Sum
+from django.db.models import Max, Min, QuerySet, Sum
 from django.utils import timezone
 
 from analytics.models import (
@@ -21,6 +24,7 @@ from analytics.models import (
     PredictionRun,
     TrendPrediction,
 )
+from spark_jobs.trends.history import minimum_history_minutes
 
 MODEL_RUN_FIELDS = (
     "id",
@@ -38,6 +42,8 @@ MODEL_RUN_FIELDS = (
     "metrics",
     "error",
 )
+# Feature importances shown per model run: the strongest of each part of the model.
+TOP_FEATURES = 8
 PREDICTION_BATCHES = ("latest", "evaluated")
 # Runs come every few minutes and horizons are about an hour: the newest batch whose horizon
 # has passed is among the newest few dozen.
@@ -56,13 +62,71 @@ def model_run_live() -> ModelRun | None:
     )
 
 
+def _feature_importances(run: ModelRun) -> dict[str, list[dict[str, Any]]]:
+    """The chosen algorithm's strongest features per part (the hurdle model's "chance" of
+    any engagement and its "size"; a regressor's "engagement"), strongest first."""
+    params = run.params if isinstance(run.params, dict) else {}
+    details = (params.get("models") or {}).get(run.algorithm) or {}
+    parts = details.get("feature_importances") or {}
+    if not isinstance(parts, dict):
+        return {}
+    return {
+        part: [
+            {"feature": name, "importance": float(weight)}
+            for name, weight in sorted(weights.items(), key=lambda item: -item[1])[:TOP_FEATURES]
+        ]
+        for part, weights in parts.items()
+        if isinstance(weights, dict)
+    }
+
+
 def model_run_describe(run: ModelRun) -> dict[str, Any]:
     """A model run as plain data. `metrics` maps "model", each baseline ("persistence",
-    "szabo_huberman") and each candidate to {"mae_log1p", "spearman", "precision_at_10"}."""
+    "szabo_huberman") and each candidate to {"mae_log1p", "spearman", "precision_at_10",
+    "ndcg_at_10"}; `feature_importances` maps each part of the model to its strongest
+    features; `trigger` says what started it (schedule, first training, admin)."""
     described = {name: getattr(run, name) for name in MODEL_RUN_FIELDS}
     metrics = run.metrics if isinstance(run.metrics, dict) else {}
     described["metrics"] = {k: v for k, v in metrics.items() if isinstance(v, dict)}
+    described["feature_importances"] = _feature_importances(run)
+    params = run.params if isinstance(run.params, dict) else {}
+    described["trigger"] = params.get("trigger", "")
     return described
+
+
+def model_run_active() -> ModelRun | None:
+    """The training running now, if any."""
+    return ModelRun.objects.filter(status=ModelRun.Status.RUNNING).order_by("-id").first()
+
+
+def model_run_started_since(moment: datetime) -> bool:
+    return ModelRun.objects.filter(started_at__gte=moment).exists()
+
+
+# --- the first training ---------------------------------------------------------------------
+
+
+def training_history_minutes_needed() -> int:
+    return minimum_history_minutes(
+        horizon_minutes=settings.TRENDS_HORIZON_MINUTES,
+        step_minutes=settings.TRENDS_STEP_MINUTES,
+        holdout_fraction=settings.TRENDS_HOLDOUT_FRACTION,
+    )
+
+
+def training_history_minutes() -> float:
+    """Minutes between the oldest and the newest stream-window row of any post (two
+    index-only reads); 0 when there is none."""
+    rows = PostEngagement.objects.filter(grain=EngagementGrain.WINDOW)
+    span = rows.aggregate(first=Min("window_start"), last=Max("window_start"))
+    if span["first"] is None:
+        return 0.0
+    return (span["last"] - span["first"]).total_seconds() / 60.0
+
+
+def training_history_ready() -> bool:
+    """Whether the engagement tables hold enough activity for a training."""
+    return training_history_minutes() >= training_history_minutes_needed()
 
 
 def model_run_latest() -> dict[str, Any] | None:
@@ -96,6 +160,40 @@ def predictions_of_latest_batch() -> QuerySet[TrendPrediction]:
     return TrendPrediction.objects.filter(run_id=latest)
 
 
+@dataclass(frozen=True)
+class TrendingState:
+    """What the Trending page and API show: the newest prediction batch, or, while there is
+    none, the hot ranking with `note` saying why."""
+
+    batch: PredictionRun | None
+    note: str = ""
+
+    @property
+    def source(self) -> str:
+        return "model" if self.batch is not None else "hot"
+
+
+def trending_state() -> TrendingState:
+    batch = prediction_batch_latest()
+    if batch is not None:
+        return TrendingState(batch)
+    if model_run_live() is not None:
+        reason = "The trend model is ready; its first predictions are being made."
+    elif model_run_active() is not None:
+        reason = "The trend model is training on the activity so far."
+    elif not training_history_ready():
+        hours = training_history_minutes_needed() / 60
+        reason = (
+            f"The trend model trains once there are {hours:g} hours of activity "
+            "(it learns from what followed each moment)."
+        )
+    elif ModelRun.objects.exists():
+        reason = "No trend model has beaten the persistence baseline yet; training retries soon."
+    else:
+        reason = "The trend model's first training starts within minutes."
+    return TrendingState(None, f"No predictions yet. {reason}")
+
+
 def trending_community_list(*, run: PredictionRun | None, limit: int) -> list[CommunityTrend]:
     if run is None:
         return []
@@ -115,11 +213,15 @@ def _batch_evaluated(now: datetime) -> PredictionRun | None:
 
 @dataclass
 class PredictionEntry:
+    """`last_hour` (the engagement in the hour before as_of) and `predicted` are why the
+    post is on the list; `actual` is what followed."""
+
     post_id: int
     rank: int | None
     trend_score: float | None
     predicted: float
     actual: float
+    last_hour: float | None = None
 
 
 @dataclass
@@ -167,6 +269,7 @@ def trend_predictions_with_actuals(
             trend_score=prediction.trend_score,
             predicted=prediction.predicted_engagement,
             actual=float(actual.get(prediction.post_id) or 0),
+            last_hour=prediction.last_hour_engagement,
         )
         for prediction in predictions
     ]

@@ -5,7 +5,12 @@
 Two trainings never overlap: `model_train` holds a MariaDB named lock (GET_LOCK) for the
 whole run, on the task's own database connection, so the lock goes away with the process
 or connection if a worker dies; a second caller finds it taken and skips. Predictions use a
-lock of their own, so a slow batch is skipped rather than stacked up."""
+lock of their own, so a slow batch is skipped rather than stacked up.
+
+The first model does not wait for the hourly schedule: while no model is promoted, the
+prediction task (every few minutes) trains one itself, through the same lock, once the
+engagement tables hold enough activity, and at most once per
+TRENDS_FIRST_TRAINING_RETRY_MINUTES; then it predicts with it straight away."""
 
 from __future__ import annotations
 
@@ -28,9 +33,16 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from analytics.models import CommunityTrend, ModelRun, PredictionRun, TrendPrediction
-from analytics.selectors.trends import model_run_live, prediction_batch_latest
+from analytics.selectors.trends import (
+    model_run_live,
+    model_run_started_since,
+    prediction_batch_latest,
+    training_history_ready,
+)
 
 TRAIN_LOCK = "streamer.trends.train"
+# What started a training, recorded in its params.
+TRIGGERS = ("schedule", "first", "admin")
 PREDICT_LOCK = "streamer.trends.predict"
 ERROR_CHARS = 4000
 
@@ -117,14 +129,19 @@ def train_job_args(*, version: str) -> list[str]:
         str(settings.TRENDS_STEP_MINUTES),
         "--max-age-hours",
         str(settings.TRENDS_MAX_AGE_HOURS),
+        "--holdout-fraction",
+        str(settings.TRENDS_HOLDOUT_FRACTION),
         "--algorithms",
         ",".join(settings.TRENDS_ALGORITHMS),
     ]
 
 
-def model_train() -> ModelRun | None:
+def model_train(*, trigger: str = "schedule") -> ModelRun | None:
     """Train a model with the Spark job and record the run; None when another training
-    holds the lock. The run is promoted when the job says its model beat persistence."""
+    holds the lock. The run is promoted when the job says its model beat persistence (on
+    MAE and Spearman). `trigger` (one of TRIGGERS) is kept in the run's params."""
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of {TRIGGERS}")
     with named_lock(TRAIN_LOCK) as acquired:
         if not acquired:
             log.info("trend training skipped: another training is running")
@@ -136,7 +153,7 @@ def model_train() -> ModelRun | None:
             version=version,
             started_at=timezone.now(),
             horizon_minutes=settings.TRENDS_HORIZON_MINUTES,
-            params={"job_args": args},
+            params={"job_args": args, "trigger": trigger},
         )
         started = time.monotonic()
         report, error = _job_run("trends_train", args, _reports_dir() / f"train-{version}.json")
@@ -155,7 +172,7 @@ def model_train() -> ModelRun | None:
         run.holdout_rows = report["holdout_rows"]
         run.data_until = _when(report.get("data_until"))
         run.holdout_from = _when(report.get("holdout_from"))
-        run.params = {**report.get("params", {}), "job_args": args}
+        run.params = {**report.get("params", {}), "job_args": args, "trigger": trigger}
         run.metrics = report["metrics"]
         run.artefact_path = report["artefact_path"]
         run.promoted = bool(report["promote"])
@@ -169,18 +186,35 @@ def model_train() -> ModelRun | None:
 class PredictOutcome:
     run: PredictionRun | None
     skipped: str = ""
+    trained: ModelRun | None = None
+
+
+def first_training_due(*, now=None) -> bool:
+    """No promoted model, enough activity to train on, and no training started within
+    TRENDS_FIRST_TRAINING_RETRY_MINUTES (a failed or unpromoted one is not retried at
+    every prediction tick)."""
+    now = now or timezone.now()
+    recent = now - timedelta(minutes=settings.TRENDS_FIRST_TRAINING_RETRY_MINUTES)
+    return (
+        model_run_live() is None
+        and training_history_ready()
+        and not model_run_started_since(recent)
+    )
 
 
 def predictions_make() -> PredictOutcome:
     """Apply the live model to the posts as they are now, with the Spark job, and record
     the batch; skipped (with the reason) without a promoted model or while another batch
-    runs."""
+    runs. Without a promoted model it first trains one when `first_training_due`."""
     with named_lock(PREDICT_LOCK) as acquired:
         if not acquired:
             return PredictOutcome(None, "another prediction batch is running")
+        trained = None
+        if first_training_due():
+            trained = model_train(trigger="first")
         live = model_run_live()
         if live is None:
-            return PredictOutcome(None, "no promoted model yet")
+            return PredictOutcome(None, "no promoted model yet", trained)
         _interrupted_runs_close(PredictionRun)
         run = PredictionRun.objects.create(model_run=live, started_at=timezone.now())
         args = [
@@ -206,13 +240,13 @@ def predictions_make() -> PredictOutcome:
             TrendPrediction.objects.filter(run=run).delete()
             CommunityTrend.objects.filter(run=run).delete()
             log.error("trend predictions failed: %s", error)
-            return PredictOutcome(run)
+            return PredictOutcome(run, trained=trained)
         run.status = PredictionRun.Status.SUCCEEDED
         run.posts_scored = report.get("posts_scored")
         run.communities_scored = report.get("communities_scored")
         run.save()
         predictions_purge()
-        return PredictOutcome(run)
+        return PredictOutcome(run, trained=trained)
 
 
 def predictions_purge(*, retention_hours: int | None = None) -> int:

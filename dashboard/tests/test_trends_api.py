@@ -1,5 +1,6 @@
 """The trend read side and the run bookkeeping, without Spark: the trending API endpoints,
-the Trending page and feed sort, batch visibility and purging, the training lock, and a
+the Trending page and feed sort, the hot fallback before any prediction and what it says,
+when the first training is due, batch visibility and purging, the training lock, and a
 failed training job recorded with its error."""
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from analytics.models import CommunityTrend, ModelRun, PredictionRun, TrendPrediction
-from analytics.selectors.trends import model_run_live
+from analytics.selectors.trends import model_run_live, trending_state
 from analytics.services import trends
+from posts.models import Post
 from posts.services import post_create, post_delete
-from tests.factories import community_make, user_make
+from tests.factories import Activity, community_make, metric_rows_load, user_make
 
 pytestmark = pytest.mark.django_db
 
@@ -100,10 +102,52 @@ def test_trending_communities(world):
     assert data["results"][0]["posts_scored"] == 2
 
 
-def test_trending_endpoints_before_any_prediction(world):
-    for path in ("/api/v1/analytics/trending/", "/api/v1/analytics/trending/communities/"):
-        data = APIClient().get(path).json()
-        assert data["results"] == [] and data["as_of"] is None
+def test_trending_endpoints_before_any_prediction_fall_back_to_hot(world):
+    hottest_first = list(Post.objects.order_by("-hot_score", "-pk").values_list("pk", flat=True))
+    data = APIClient().get("/api/v1/analytics/trending/").json()
+    assert data["source"] == "hot"
+    assert data["note"].startswith("No predictions yet.")
+    assert data["as_of"] is None and data["model_version"] is None
+    assert [r["post_id"] for r in data["results"]] == hottest_first
+    assert [r["rank"] for r in data["results"]] == [1, 2, 3, 4]
+    first = data["results"][0]
+    assert first["predicted_engagement"] is None and first["trend_score"] is None
+    assert first["hot_score"] == Post.objects.get(pk=first["post_id"]).hot_score
+    communities = APIClient().get("/api/v1/analytics/trending/communities/").json()
+    assert communities["results"] == [] and communities["source"] == "hot"
+    assert communities["note"] == data["note"]
+
+
+def test_what_the_fallback_says_while_there_is_no_batch(world):
+    now = timezone.now().replace(second=0, microsecond=0)
+    # Nothing to learn from yet.
+    assert "once there are 3.25 hours of activity" in trending_state().note
+    # Enough activity: the first training is due.
+    song, owner = world["song"], world["owner"]
+    metric_rows_load(
+        [
+            Activity(minute, song.community_id, actor_id=owner.pk, post_id=song.pk, views=3)
+            for minute in (now - timedelta(hours=4), now)
+        ]
+    )
+    assert "first training starts within minutes" in trending_state().note
+    assert trends.first_training_due()
+    running = ModelRun.objects.create(
+        version="r", status="running", started_at=now, horizon_minutes=60
+    )
+    assert "is training" in trending_state().note
+    assert not trends.first_training_due(), "a training started within the retry window"
+    running.status = "failed"
+    running.save()
+    assert "No trend model has beaten the persistence baseline yet" in trending_state().note
+    assert trends.first_training_due(now=now + timedelta(minutes=16))
+    ModelRun.objects.create(
+        version="p", status="succeeded", started_at=now, horizon_minutes=60, promoted=True
+    )
+    assert "first predictions are being made" in trending_state().note
+    assert not trends.first_training_due(now=now + timedelta(minutes=16))
+    batch_make(world, ranked=["film"])
+    assert trending_state().source == "model" and trending_state().note == ""
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "x"])
@@ -131,9 +175,12 @@ def test_trending_page_and_feed_sort(world, django_assert_max_num_queries):
     assert f'id="post-{world["film"].pk}"' not in community
 
 
-def test_trending_page_without_predictions(world):
+def test_trending_page_without_predictions_shows_the_hot_ranking_labelled(world):
     page = Client().get("/trending/").content.decode()
-    assert "No predictions yet" in page
+    assert "No predictions yet" in page and "hot ranking" in page
+    hottest = Post.objects.order_by("-hot_score", "-pk").first()
+    assert page.index('id="hot-') == page.index(f'id="hot-{hottest.pk}"')
+    assert 'id="trend-' not in page
 
 
 def test_purge_keeps_the_newest_finished_batch(world, settings):
