@@ -243,6 +243,12 @@ class BaselineMetricsOutput(serializers.Serializer):
     mae_log1p = serializers.FloatField(required=False, allow_null=True)
     spearman = serializers.FloatField(required=False, allow_null=True)
     precision_at_10 = serializers.FloatField(required=False, allow_null=True)
+    ndcg_at_10 = serializers.FloatField(required=False, allow_null=True)
+
+
+class FeatureImportanceOutput(serializers.Serializer):
+    feature = serializers.CharField()
+    importance = serializers.FloatField(help_text="Share of the part's splits' gain (sums to 1).")
 
 
 class ModelRunOutput(serializers.Serializer):
@@ -264,6 +270,14 @@ class ModelRunOutput(serializers.Serializer):
         child=BaselineMetricsOutput(),
         help_text="Holdout metrics of `model`, of each baseline (`persistence`, "
         "`szabo_huberman`) and of each candidate algorithm, measured in the same run.",
+    )
+    feature_importances = serializers.DictField(
+        child=FeatureImportanceOutput(many=True),
+        help_text="The chosen model's strongest features per part: `chance` (of any "
+        "engagement) and `size` for the hurdle model, `engagement` for a regressor.",
+    )
+    trigger = serializers.CharField(
+        allow_blank=True, help_text="What started it: schedule, first (no model yet) or admin."
     )
     error = serializers.CharField(allow_blank=True)
 
@@ -291,6 +305,10 @@ class PredictionOutput(serializers.Serializer):
     deleted = serializers.BooleanField()
     rank = serializers.IntegerField(allow_null=True)
     trend_score = serializers.FloatField(allow_null=True)
+    last_hour = serializers.FloatField(
+        allow_null=True,
+        help_text="Engagement score in the hour before the prediction (its velocity).",
+    )
     predicted = serializers.FloatField(help_text="Predicted engagement score over the horizon.")
     actual = serializers.FloatField(
         help_text="Engagement score the post got over the horizon (so far, while it lasts)."

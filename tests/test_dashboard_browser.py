@@ -123,14 +123,30 @@ def trend_rows_make(posts) -> None:
             trained_at=started + timedelta(seconds=50),
             duration_seconds=50.0,
             horizon_minutes=60,
-            algorithm="gbt",
+            algorithm="hurdle",
             training_rows=4000 + 900 * n,
             holdout_rows=1000,
             promoted=model < persistence,
             metrics={
-                "model": {"mae_log1p": model, "spearman": 0.5 + 0.05 * n, "precision_at_10": 0.5},
-                "persistence": {"mae_log1p": persistence, "spearman": 0.41},
-                "szabo_huberman": {"mae_log1p": szabo, "spearman": 0.47},
+                "model": {
+                    "mae_log1p": model,
+                    "spearman": 0.5 + 0.05 * n,
+                    "precision_at_10": 0.5,
+                    "ndcg_at_10": 0.8,
+                },
+                "persistence": {"mae_log1p": persistence, "spearman": 0.41, "ndcg_at_10": 0.7},
+                "szabo_huberman": {"mae_log1p": szabo, "spearman": 0.47, "ndcg_at_10": 0.6},
+            },
+            params={
+                "trigger": "schedule",
+                "models": {
+                    "hurdle": {
+                        "feature_importances": {
+                            "chance": {"log_decayed_actions_60m": 0.6, "log_age_minutes": 0.4},
+                            "size": {"log_actions_60m": 1.0},
+                        }
+                    }
+                },
             },
         )
     run = PredictionRun.objects.create(
@@ -312,6 +328,16 @@ def test_staff_dashboard_draws_charts_and_matches_the_database(
     assert canvas_pixels(page, "ad-trending-chart", (0x0E, 0xA5, 0xE9)) > 200  # actual bars
     expect(page.locator("#ad-trending tbody tr")).to_have_count(6)
     expect(page.locator("#ad-runs tbody tr")).to_have_count(4)
+    # The newest run beside both baselines, its features, and why each post trends.
+    expect(page.locator("#ad-run-metrics tbody tr")).to_have_count(4)
+    expect(page.locator("#ad-run-metrics tbody tr").nth(3)).to_contain_text("NDCG at 10")
+    expect(page.locator("#ad-run-metrics tbody tr").nth(3)).to_contain_text("0.700")
+    expect(page.locator("#ad-run-features .ad-feature-name").first).to_have_text(
+        "log_decayed_actions_60m"
+    )
+    expect(page.locator("#ad-run-features li")).to_have_count(3)
+    expect(page.locator("#ad-trending thead")).to_contain_text("Last hour")
+    expect(page.locator("#ad-trending tbody tr").first.locator("td").nth(2)).to_have_text("20")
     expect(page.locator('[data-kpi="model_mae"]')).to_have_text("0.710")
     assert external == []
     page.screenshot(path=str(ARTIFACTS / "analytics-dashboard.png"), full_page=True)

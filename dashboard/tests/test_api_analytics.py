@@ -454,7 +454,13 @@ def test_active_users_count_is_exact_across_communities(world):
 def trend_runs(world):
     def metrics(model: float) -> dict:
         return {
-            "model": {"mae_log1p": model, "spearman": 0.61, "precision_at_10": 0.4, "rows": 90},
+            "model": {
+                "mae_log1p": model,
+                "spearman": 0.61,
+                "precision_at_10": 0.4,
+                "ndcg_at_10": 0.8,
+                "rows": 90,
+            },
             "persistence": {"mae_log1p": 0.92, "spearman": 0.42, "precision_at_10": 0.3},
             "szabo_huberman": {"mae_log1p": 0.81, "spearman": 0.5, "precision_at_10": 0.3},
         }
@@ -463,11 +469,16 @@ def trend_runs(world):
         version="v1", status="failed", started_at=NOW - timedelta(hours=5), horizon_minutes=60,
         error="Spark died",
     )  # fmt: skip
+    importances = {
+        "chance": {f"feature_{n}": n / 55 for n in range(1, 11)},
+        "size": {"log_engagement_60m": 0.7, "log_age_minutes": 0.3},
+    }
     live = ModelRun.objects.create(
         version="v2", status="succeeded", started_at=NOW - timedelta(hours=4),
         trained_at=NOW - timedelta(hours=4) + timedelta(seconds=40), duration_seconds=40.0,
-        horizon_minutes=60, algorithm="gbt", training_rows=1200, holdout_rows=300,
+        horizon_minutes=60, algorithm="hurdle", training_rows=1200, holdout_rows=300,
         metrics=metrics(0.55), promoted=True,
+        params={"trigger": "first", "models": {"hurdle": {"feature_importances": importances}}},
     )  # fmt: skip
     batches = {}
     for name, as_of, ranked in [
@@ -495,8 +506,19 @@ def test_model_runs_list_the_model_beside_its_baselines(trend_runs, staff_client
     assert live["metrics"]["model"]["mae_log1p"] == 0.55
     assert live["metrics"]["persistence"]["mae_log1p"] == 0.92
     assert live["metrics"]["szabo_huberman"]["spearman"] == 0.5
-    assert (live["promoted"], live["algorithm"], live["training_rows"]) == (True, "gbt", 1200)
+    assert live["metrics"]["model"]["ndcg_at_10"] == 0.8
+    assert (live["promoted"], live["algorithm"], live["training_rows"]) == (True, "hurdle", 1200)
+    assert live["trigger"] == "first"
+    # The strongest eight features of each part, strongest first.
+    chance = live["feature_importances"]["chance"]
+    assert [f["feature"] for f in chance] == [f"feature_{n}" for n in range(10, 2, -1)]
+    assert chance[0]["importance"] == pytest.approx(10 / 55)
+    assert [f["feature"] for f in live["feature_importances"]["size"]] == [
+        "log_engagement_60m",
+        "log_age_minutes",
+    ]
     assert data["results"][1]["error"] == "Spark died"
+    assert data["results"][1]["feature_importances"] == {}
 
     summary = staff_client.get("/api/v1/analytics/summary/").json()
     assert summary["model_run"]["version"] == "v2"
@@ -510,6 +532,7 @@ def test_predictions_beside_the_actual_engagement(trend_runs, world, staff_clien
     assert latest["complete"] is False
     assert latest["model_run"]["version"] == "v2"
     rows = [(r["post_id"], r["rank"], r["predicted"], r["actual"]) for r in latest["results"]]
+    assert [r["last_hour"] for r in latest["results"]] == [1.0, 1.0]
     # Since 14:27: the song got 3 views + 1 like, then 50 views; the film 4 views + 1 share.
     assert rows == [
         (world["song"].pk, 1, 20.0, pytest.approx(6.3)),

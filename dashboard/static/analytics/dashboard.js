@@ -12,6 +12,7 @@
     metric: "engagement_score",
     period: "day",
     batch: "latest",
+    run: null,
     paused: false,
     timer: null,
     busy: false,
@@ -39,6 +40,18 @@
   };
   const STATE_NAMES = { green: "OK", amber: "Warning", red: "Alert" };
   const RUN_STATUS = { succeeded: "ok", failed: "failed", running: "running" };
+  const RUN_METRICS = [
+    ["mae_log1p", "MAE, log1p (lower is better)", 4],
+    ["spearman", "Spearman rank correlation", 3],
+    ["precision_at_10", "Precision at 10", 3],
+    ["ndcg_at_10", "NDCG at 10", 3],
+  ];
+  const FEATURE_PARTS = {
+    chance: "Chance of any engagement",
+    size: "Size of the engagement",
+    engagement: "Engagement",
+  };
+  const TRIGGERS = { schedule: "on schedule", first: "first training (no model yet)", admin: "Train now (admin)" };
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
   const decimal = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
@@ -391,12 +404,13 @@
       el("tr", {}, [
         el("td", { text: r.rank ?? "–" }),
         el("td", { className: "ad-label", title: r.label }, r.url ? el("a", { href: r.url, text: r.label }) : r.label),
+        el("td", { className: "num", text: number(r.last_hour, 1) }),
         el("td", { className: "num", text: number(r.predicted, 1) }),
         el("td", { className: "num ad-strong", text: number(r.actual, 1) }),
         el("td", { className: "num", text: number(r.trend_score, 1) }),
       ])
     );
-    replaceRows(document.querySelector("#ad-trending tbody"), rows, 5, "");
+    replaceRows(document.querySelector("#ad-trending tbody"), rows, 6, "");
   }
 
   function runMetric(run, who, name) {
@@ -421,9 +435,24 @@
     charts.runs.data.datasets[2].data = runs.map((r) => runMetric(r, "szabo_huberman", "mae_log1p"));
     charts.runs.update("none");
     const fixed = (value, digits = 3) => (value === null || value === undefined ? "–" : Number(value).toFixed(digits));
+    if (!data.results.some((r) => r.id === state.run)) {
+      const shown = data.results.find((r) => r.status === "succeeded") || data.results[0];
+      state.run = shown.id;
+    }
+    runDetail(data.results.find((r) => r.id === state.run));
     const rows = data.results.map((r) =>
-      el("tr", {}, [
-        el("td", { text: r.version || `#${r.id}` }),
+      el("tr", { className: r.id === state.run ? "ad-selected" : null }, [
+        el(
+          "td",
+          {},
+          el("button", {
+            type: "button",
+            className: "ad-link-button",
+            "data-run": r.id,
+            title: "Show this run's metrics beside the baselines and its feature importances",
+            text: r.version || `#${r.id}`,
+          })
+        ),
         el("td", { text: r.trained_at ? timeText(r.trained_at).slice(5, 16) : "–" }),
         el(
           "td",
@@ -438,6 +467,56 @@
       ])
     );
     replaceRows(document.querySelector("#ad-runs tbody"), rows, 8, "");
+    for (const button of root.querySelectorAll("#ad-runs [data-run]")) {
+      button.addEventListener("click", () => {
+        state.run = Number(button.dataset.run);
+        loadRuns().catch(() => {});
+      });
+    }
+  }
+
+  // One run: each holdout metric of the model beside both baselines, and the features that
+  // mattered most to each part of the model.
+  function runDetail(run) {
+    const fixed = (value, digits) => (value === null || value === undefined ? "–" : Number(value).toFixed(digits));
+    document.getElementById("ad-run-detail-title").textContent =
+      `Run ${run.version || `#${run.id}`}` + (run.algorithm ? ` (${run.algorithm})` : "");
+    document.getElementById("ad-run-detail-note").textContent = [
+      TRIGGERS[run.trigger] || run.trigger,
+      run.promotion_note || run.error || RUN_STATUS[run.status] || run.status,
+    ].filter(Boolean).join(" · ");
+    const rows = RUN_METRICS.map(([name, label, digits]) =>
+      el("tr", {}, [
+        el("td", { text: label }),
+        el("td", { className: "num ad-strong", text: fixed(runMetric(run, "model", name), digits) }),
+        el("td", { className: "num", text: fixed(runMetric(run, "persistence", name), digits) }),
+        el("td", { className: "num", text: fixed(runMetric(run, "szabo_huberman", name), digits) }),
+      ])
+    );
+    replaceRows(document.querySelector("#ad-run-metrics tbody"), rows, 4, "");
+    const parts = Object.entries(run.feature_importances || {});
+    document.getElementById("ad-run-features").replaceChildren(
+      ...parts.map(([part, features]) => {
+        const strongest = Math.max(...features.map((f) => f.importance), 1e-9);
+        return el("div", { className: "ad-features" }, [
+          el("h4", { className: "ad-h4", text: `Features that mattered most: ${(FEATURE_PARTS[part] || part).toLowerCase()}` }),
+          el(
+            "ol",
+            { className: "ad-feature-list" },
+            features.map((f) =>
+              el("li", { title: `${f.feature}: ${(100 * f.importance).toFixed(1)}% of the gain` }, [
+                el("span", { className: "ad-feature-name", text: f.feature }),
+                el("span", {
+                  className: "ad-feature-bar",
+                  style: `width: ${Math.max(2, Math.round((100 * f.importance) / strongest))}%`,
+                }),
+                el("span", { className: "ad-feature-value", text: `${(100 * f.importance).toFixed(0)}%` }),
+              ])
+            )
+          ),
+        ]);
+      })
+    );
   }
 
   // --- refresh loop and controls ---------------------------------------------------------
