@@ -231,6 +231,9 @@ ANALYTICS_SPARK_STALE_RED_SECONDS = env.int("ANALYTICS_SPARK_STALE_RED_SECONDS",
 ANALYTICS_SPARK_LAG_CACHE_SECONDS = env.int("ANALYTICS_SPARK_LAG_CACHE_SECONDS", default=5)
 ANALYTICS_DEAD_LETTERS_AMBER = env.int("ANALYTICS_DEAD_LETTERS_AMBER", default=1)
 ANALYTICS_DEAD_LETTERS_RED = env.int("ANALYTICS_DEAD_LETTERS_RED", default=100)
+# Stream-window (minute) metric rows are deleted after this many hours by a periodic task;
+# hour and day rows are kept.
+ANALYTICS_WINDOW_RETENTION_HOURS = env.int("ANALYTICS_WINDOW_RETENTION_HOURS", default=7 * 24)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

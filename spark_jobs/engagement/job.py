@@ -3,16 +3,16 @@
 (SPARK_MASTER, SPARK_JARS_DIR, KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL).
 
 Two streaming queries read the same topic, each with its own checkpoint under
-`<checkpoint dir>/metrics` and `<checkpoint dir>/dead_letters`:
-- `engagement`: parse -> valid events -> dedupe within the watermark -> per-actor window
-  counts (update mode) -> EngagementSink;
+`<checkpoint dir>/buckets` and `<checkpoint dir>/dead_letters`:
+- `engagement`: parse -> valid events -> dedupe within the watermark -> per post and
+  community, window/hour/day bucket counts and actor sketches (update mode) ->
+  EngagementSink;
 - `engagement_dead_letters`: parse -> rejected messages (append mode) -> DeadLetterSink."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import signal
 import sys
 import time
@@ -31,6 +31,7 @@ from spark_jobs.engagement.sink import (
     BatchHooks,
     DeadLetterSink,
     EngagementSink,
+    late_events_record,
 )
 from spark_jobs.engagement.transform import (
     DEFAULT_MAX_CLOCK_SKEW,
@@ -38,27 +39,19 @@ from spark_jobs.engagement.transform import (
     DEFAULT_WINDOW,
     dead_letters,
     engagement_counts,
+    interval_seconds,
 )
 
 DEFAULT_TOPIC = "streamer.events"
-DEFAULT_TRIGGER_INTERVAL = "5 seconds"
+DEFAULT_TRIGGER_INTERVAL = "1 second"
 # Dead letters are rare and nobody waits for them: a slower trigger leaves the cores to the
 # metrics query between its batches.
 DEFAULT_DEAD_LETTER_TRIGGER_INTERVAL = "30 seconds"
 DEFAULT_CHECKPOINT_DIR = REPO_DIR / "var" / "checkpoints" / "engagement"
-INTERVAL_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 RESTART_PAUSE_SECONDS = 5
 MAX_RESTART_PAUSE_SECONDS = 120
 
 log = logging.getLogger("spark_jobs.engagement")
-
-
-def interval_seconds(text: str) -> int:
-    """Seconds in a Spark interval string such as '1 minute' or '10 minutes'."""
-    match = re.fullmatch(r"\s*(\d+)\s+(second|minute|hour|day)s?\s*", text)
-    if not match:
-        raise ValueError(f"not an interval like '1 minute': {text!r}")
-    return int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -95,7 +88,7 @@ class EngagementJobConfig:
 
     @property
     def metrics_checkpoint(self) -> Path:
-        return self.checkpoint_dir / "metrics"
+        return self.checkpoint_dir / "buckets"
 
     @property
     def dead_letters_checkpoint(self) -> Path:
@@ -199,7 +192,7 @@ def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
         while not stopping:
             started = time.monotonic()
             queries = start_queries(spark, config, hooks)
-            failure = _supervise(queries, lambda: stopping)
+            failure = _supervise(queries, lambda: stopping, config.database_url)
             _stop_all(queries)
             if failure is None:
                 return 0
@@ -218,20 +211,25 @@ def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
         spark.stop()
 
 
-def _supervise(queries: list[StreamingQuery], stop_requested: Callable[[], bool]) -> str | None:
+def _supervise(
+    queries: list[StreamingQuery], stop_requested: Callable[[], bool], url: str | None
+) -> str | None:
     """Wait until a stop is requested, every query finished (None) or one failed (its
-    error)."""
-    last_progress: dict[str, str] = {}
-    while not stop_requested():
-        _log_progress(queries, last_progress)
-        for query in queries:
-            if not query.isActive and query.exception() is not None:
-                log.error("query %s failed: %s", query.name, query.exception())
-                return str(query.exception())
-        if all(not query.isActive for query in queries):
-            return None
-        time.sleep(1)
-    return None
+    error), following each query's progress as it goes."""
+    seen: dict[str, int] = {}
+    try:
+        while not stop_requested():
+            _follow_progress(queries, seen, url)
+            for query in queries:
+                if not query.isActive and query.exception() is not None:
+                    log.error("query %s failed: %s", query.name, query.exception())
+                    return str(query.exception())
+            if all(not query.isActive for query in queries):
+                return None
+            time.sleep(1)
+        return None
+    finally:
+        _follow_progress(queries, seen, url)
 
 
 def _stop_all(queries: Sequence[StreamingQuery]) -> None:
@@ -240,23 +238,36 @@ def _stop_all(queries: Sequence[StreamingQuery]) -> None:
             query.stop()
 
 
-def _log_progress(queries: Sequence[StreamingQuery], seen: dict[str, str]) -> None:
+def _follow_progress(
+    queries: Sequence[StreamingQuery], seen: dict[str, int], url: str | None
+) -> None:
+    """Log each finished batch, and record the metrics query's late events in its ledger row:
+    Spark reports them (rows dropped behind the watermark) only once the batch is done."""
     for query in queries:
-        progress = query.lastProgress
-        if not progress or seen.get(query.name) == progress["batchId"]:
-            continue
-        seen[query.name] = progress["batchId"]
-        late = sum(
-            op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])
-        )
-        log.info(
-            "%s batch %s: %s input rows, %.0f rows/s, %s dropped as late",
-            query.name,
-            progress["batchId"],
-            progress["numInputRows"],
-            progress.get("processedRowsPerSecond") or 0.0,
-            late,
-        )
+        for progress in query.recentProgress:
+            batch_id = progress["batchId"]
+            if batch_id <= seen.get(query.name, -1):
+                continue
+            seen[query.name] = batch_id
+            late = sum(
+                op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])
+            )
+            if late and query.name == METRICS_QUERY:
+                late_events_record(query.name, progress["id"], batch_id, late, url=url)
+            state = ", ".join(
+                f"{op['operatorName']} {op['numRowsTotal']} rows "
+                f"{op.get('memoryUsedBytes', 0) // 1024} KiB"
+                for op in progress.get("stateOperators", [])
+            )
+            log.info(
+                "%s batch %s: %s input rows, %.0f rows/s, %s dropped as late; state: %s",
+                query.name,
+                batch_id,
+                progress["numInputRows"],
+                progress.get("processedRowsPerSecond") or 0.0,
+                late,
+                state or "none",
+            )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> EngagementJobConfig:

@@ -1,14 +1,16 @@
 """Pure DataFrame -> DataFrame steps of the engagement job.
 
 records (Kafka rows) -> parse_envelopes -> valid_events -> deduplicate_events
--> actor_window_counts (window counts + engagement score). Messages that fail parsing or
-validation leave through `invalid_messages` to the dead-letter sink instead.
+-> bucket_counts (per post and community: window, hour and day counts, distinct actors,
+engagement score). Messages that fail parsing or validation leave through
+`invalid_messages` to the dead-letter sink instead.
 
 Every function works on static and streaming DataFrames alike, so tests feed them small
 `spark.createDataFrame(...)` frames and the job feeds them the Kafka stream."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from pyspark.sql import Column, DataFrame
@@ -19,6 +21,10 @@ from spark_jobs.contract import (
     COMMUNITY_EVENT_TYPES,
     COUNT_COLUMNS,
     EVENT_TYPES,
+    GRAIN_DAY,
+    GRAIN_HOUR,
+    GRAIN_WINDOW,
+    HLL_LG_K,
     POST_COUNTS,
     POST_EVENT_TYPES,
     SCHEMA_VERSION,
@@ -57,16 +63,23 @@ DEAD_LETTER_COLUMNS = (
     "raw_value",
     "error",
 )
-ACTOR_COUNT_COLUMNS = (
+BUCKET_COLUMNS = (
+    "post_id",
+    "community_id",
+    "grain",
     "window_start",
     "window_end",
-    "community_id",
-    "post_id",
-    "actor_id",
     *COUNT_COLUMNS,
     "net_likes",
+    "distinct_actors",
+    "actors_sketch",
     "engagement_score",
 )
+INTERVAL_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+# The column metadata key Spark's withWatermark puts on the event-time column
+# (EventTimeWatermark.delayKey): a grouping key that carries it is evicted from the
+# aggregation's state once the watermark passes the key's value.
+WATERMARK_DELAY_KEY = "spark.watermarkDelayMs"
 
 
 def parse_envelopes(
@@ -210,42 +223,70 @@ def deduplicate_events(events: DataFrame, *, watermark: str = DEFAULT_WATERMARK)
     return events.dropDuplicates(["event_id"])
 
 
-def actor_window_counts(events: DataFrame, *, window: str = DEFAULT_WINDOW) -> DataFrame:
-    """Counts per tumbling event-time window, community, post and actor, with net likes and
-    the engagement score.
+def interval_seconds(text: str) -> int:
+    """Seconds in a Spark interval string such as '1 minute' or '10 minutes'."""
+    match = re.fullmatch(r"\s*(\d+)\s+(second|minute|hour|day)s?\s*", text)
+    if not match:
+        raise ValueError(f"not an interval like '1 minute': {text!r}")
+    return int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
 
-    Post engagement (views, likes, unlikes, comments, shares) is keyed by its post;
-    community-level activity (posts created, joins, leaves) by post_id 0. Keeping the actor
-    in the key is what lets the sink count distinct actors exactly at any grain; Spark only
-    offers approximate distinct counts in a streaming aggregation. In update mode each batch
-    emits the complete current counts of every group it touched, so the sink can set them."""
-    post_key = F.when(F.col("event_type").isin(*POST_COUNTS), F.col("post_id")).otherwise(
-        F.lit(0).cast("long")
+
+def _buckets(window: str) -> Column:
+    """An event's three buckets: its stream window, its hour and its day (UTC)."""
+    stream_window = F.window("event_time", window)
+    hour, day = F.date_trunc("hour", "event_time"), F.date_trunc("day", "event_time")
+
+    def bucket(grain: str, start: Column, end: Column) -> Column:
+        return F.struct(F.lit(grain).alias("grain"), start.alias("start"), end.alias("end"))
+
+    return F.array(
+        bucket(GRAIN_WINDOW, stream_window.start, stream_window.end),
+        bucket(GRAIN_HOUR, hour, hour + F.expr("INTERVAL 1 HOUR")),
+        bucket(GRAIN_DAY, day, day + F.expr("INTERVAL 1 DAY")),
     )
+
+
+def bucket_counts(
+    events: DataFrame, *, window: str = DEFAULT_WINDOW, watermark: str = DEFAULT_WATERMARK
+) -> DataFrame:
+    """Per post and per community, in each stream window, hour and day: the counts, net
+    likes, distinct actors (a HyperLogLog sketch and its estimate) and the engagement score.
+
+    Every event counts in three buckets for its community (post_id 0); post engagement
+    (views, likes, unlikes, comments, shares) also in the post's three. On a stream this is
+    one stateful aggregation: each bucket's counts and sketch live in Spark's state, every
+    micro-batch emits the complete current values of the buckets it touched (update mode),
+    so the sink sets rows and never adds. A bucket's state is dropped once the watermark
+    passes its end (`window_end` carries the watermark's delay for that: a day is kept until
+    the watermark leaves it, a minute for a few minutes), so state stays bounded."""
+    is_post_engagement = F.col("event_type").isin(*POST_COUNTS)
+    rows = events.where(F.col("event_type").isin(*POST_COUNTS, *COMMUNITY_COUNTS)).select(
+        "event_type",
+        "actor_id",
+        "community_id",
+        F.explode(
+            F.when(is_post_engagement, F.array("post_id", F.lit(0).cast("long"))).otherwise(
+                F.array(F.lit(0).cast("long"))
+            )
+        ).alias("post_id"),
+        F.explode(_buckets(window)).alias("bucket"),
+    )
+    delay = {WATERMARK_DELAY_KEY: interval_seconds(watermark) * 1000}
     counts = [
         F.count_if(F.col("event_type") == event_type).alias(column)
         for event_type, column in {**POST_COUNTS, **COMMUNITY_COUNTS}.items()
     ]
-    grouped = (
-        events.where(F.col("event_type").isin(*POST_COUNTS, *COMMUNITY_COUNTS))
-        .groupBy(
-            F.window("event_time", window).alias("window"),
-            "community_id",
-            post_key.alias("post_id"),
-            "actor_id",
-        )
-        .agg(*counts)
+    grouped = rows.groupBy(
+        F.col("bucket.end").alias("window_end", metadata=delay),
+        F.col("bucket.grain").alias("grain"),
+        F.col("bucket.start").alias("window_start"),
+        "post_id",
+        "community_id",
+    ).agg(*counts, F.hll_sketch_agg("actor_id", HLL_LG_K).alias("actors_sketch"))
+    with_distinct = grouped.withColumn(
+        "distinct_actors", F.hll_sketch_estimate("actors_sketch").cast("int")
     )
-    return with_engagement_score(
-        grouped.select(
-            F.col("window.start").alias("window_start"),
-            F.col("window.end").alias("window_end"),
-            "community_id",
-            "post_id",
-            "actor_id",
-            *COUNT_COLUMNS,
-        )
-    ).select(*ACTOR_COUNT_COLUMNS)
+    return with_engagement_score(with_distinct).select(*BUCKET_COLUMNS)
 
 
 def with_engagement_score(counts: DataFrame) -> DataFrame:
@@ -266,9 +307,10 @@ def engagement_counts(
     watermark: str = DEFAULT_WATERMARK,
     max_clock_skew: str = DEFAULT_MAX_CLOCK_SKEW,
 ) -> DataFrame:
-    """The whole metrics path: Kafka rows -> per-actor window counts."""
+    """The whole metrics path: Kafka rows -> the buckets' current counts."""
     events = valid_events(parse_envelopes(records, max_clock_skew=max_clock_skew))
-    return actor_window_counts(deduplicate_events(events, watermark=watermark), window=window)
+    deduplicated = deduplicate_events(events, watermark=watermark)
+    return bucket_counts(deduplicated, window=window, watermark=watermark)
 
 
 def dead_letters(records: DataFrame, *, max_clock_skew: str = DEFAULT_MAX_CLOCK_SKEW) -> DataFrame:
