@@ -126,13 +126,25 @@ def _first_error(
     def is_false(condition: Column) -> Column:
         return ~F.coalesce(condition, F.lit(False))
 
+    # The usual case, exactly the eight fields once each, is one comparison; the array work
+    # that names what is wrong runs only for the messages that fail it (`&` short-circuits).
+    keys_wrong = ~F.coalesce(
+        F.array_sort(keys) == F.array(*(F.lit(name) for name in sorted(ENVELOPE_FIELDS))),
+        F.lit(False),
+    )
     checks: list[tuple[Column, Column]] = [
         (text.isNull() | (F.trim(text) == ""), F.lit("empty message")),
         (keys.isNull(), F.lit("not a JSON object")),
-        (F.size(keys) != F.size(F.array_distinct(keys)), F.lit("duplicate field")),
-        (F.size(missing) > 0, F.concat(F.lit("missing field(s): "), F.array_join(missing, ", "))),
         (
-            F.size(unexpected) > 0,
+            keys_wrong & (F.size(keys) != F.size(F.array_distinct(keys))),
+            F.lit("duplicate field"),
+        ),
+        (
+            keys_wrong & (F.size(missing) > 0),
+            F.concat(F.lit("missing field(s): "), F.array_join(missing, ", ")),
+        ),
+        (
+            keys_wrong & (F.size(unexpected) > 0),
             F.concat(F.lit("unexpected field(s): "), F.array_join(unexpected, ", ")),
         ),
     ]
