@@ -40,6 +40,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from redis import Redis
 from redis.client import Pipeline
+from redis.commands.core import Script
 
 from core.cache import cache_key, redis_call
 from posts import selectors
@@ -77,18 +78,46 @@ def _version_key(client: Redis, pk: int) -> str:
     return cache_key(client, "pv", pk)
 
 
+# In one round trip: each post's version (created when missing) and its stored text of the
+# wanted kind at that version. KEYS: the version keys. ARGV: the key prefix, the TTL, then
+# per post its id, the kind and a fresh token. (The text keys are made here from the
+# versions just read, so this needs a single Redis, not a cluster.)
+_STORED_LUA = """
+local prefix, ttl = ARGV[1], ARGV[2]
+local out = {}
+for i, version_key in ipairs(KEYS) do
+  local pk, kind, token = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local version = redis.call('GET', version_key)
+  if not version then
+    version = token
+    redis.call('SET', version_key, version, 'EX', ttl)
+  end
+  out[2 * i - 1] = version
+  out[2 * i] = redis.call('GET', prefix .. kind .. ':' .. pk .. ':' .. version)
+end
+return out
+"""
+_scripts: dict[str, Script] = {}
+
+
 def _versions(client: Redis, post_ids: list[int]) -> dict[int, str]:
-    keys = [_version_key(client, pk) for pk in post_ids]
-    values = client.mget(keys) if keys else []
-    missing = [n for n, value in enumerate(values) if value is None]
-    if missing:
-        with client.pipeline(transaction=False) as pipe:
-            for n in missing:
-                pipe.set(keys[n], secrets.token_hex(4), ex=_ttl(), nx=True).get(keys[n])
-            found = pipe.execute()[1::2]
-        for n, value in zip(missing, found, strict=True):
-            values[n] = value
-    return {pk: value.decode() for pk, value in zip(post_ids, values, strict=True)}
+    """The posts' current versions (created when missing)."""
+    found = _lookup(client, [(pk, "pv") for pk in post_ids])
+    return {pk: version for (pk, _), (version, _) in found.items()}
+
+
+def _lookup(client: Redis, wanted: list[Wanted]) -> dict[Wanted, tuple[str, str | None]]:
+    if "stored" not in _scripts:
+        _scripts["stored"] = client.register_script(_STORED_LUA)
+    args: list[Any] = [cache_key(client, ""), _ttl()]
+    for pk, kind in wanted:
+        args += [pk, kind, secrets.token_hex(4)]
+    keys = [_version_key(client, pk) for pk, _ in wanted]
+    values = _scripts["stored"](keys=keys, args=args) if wanted else []
+    return {
+        item: (values[2 * n].decode(), values[2 * n + 1] and values[2 * n + 1].decode())
+        for n, item in enumerate(wanted)
+    }
 
 
 def _cached(
@@ -96,16 +125,15 @@ def _cached(
 ) -> dict[Wanted, str]:
     """The stored text of each wanted (post, kind) at the post's current version; the missing
     ones rendered (from the database) and stored."""
-    versions = _versions(client, sorted({pk for pk, _ in wanted}))
-    keys = {item: cache_key(client, item[1], item[0], versions[item[0]]) for item in wanted}
-    values = client.mget(list(keys.values())) if keys else []
-    found = {item: v.decode() for item, v in zip(keys, values, strict=True) if v is not None}
-    missing = [item for item in keys if item not in found]
+    looked_up = _lookup(client, wanted)
+    found = {item: text for item, (_, text) in looked_up.items() if text is not None}
+    missing = [item for item in wanted if item not in found]
     if missing:
         rendered = render(missing)
         with client.pipeline(transaction=False) as pipe:
-            for item, text in rendered.items():
-                pipe.set(keys[item], text, ex=_ttl())
+            for (pk, kind), text in rendered.items():
+                version = looked_up[(pk, kind)][0]
+                pipe.set(cache_key(client, kind, pk, version), text, ex=_ttl())
             pipe.execute()
         found.update(rendered)
     return found

@@ -335,6 +335,10 @@ class Bound:
 class _Source(Protocol):
     def count(self, client: Redis) -> int | None: ...
 
+    def page(
+        self, client: Redis, start: int, stop: int
+    ) -> tuple[int, list[Entry] | None] | None: ...
+
     def read(
         self, client: Redis, start: int, stop: int, *, reverse: bool, bound: Bound | None
     ) -> list[Entry] | None: ...
@@ -358,14 +362,48 @@ class _One:
     def __init__(self, listing: Listing) -> None:
         self.listing = listing
 
-    def count(self, client: Redis) -> int:
-        key, meta_key = self.listing.keys(client)
+    def count(self, client: Redis) -> int | None:
+        found = self.page(client, 0, 0)
+        return None if found is None else found[0]
+
+    def page(self, client: Redis, start: int, stop: int) -> tuple[int, list[Entry] | None] | None:
+        """The count and entries START..STOP, in one round trip when the listing is built
+        (entries None: ask the database); builds it if it is missing."""
         with client.pipeline(transaction=False) as pipe:
-            raw, size = pipe.hgetall(meta_key).zcard(key).execute()
-        meta = _meta(raw) if raw else _build(client, self.listing)
+            self.page_queue(pipe, client, start, stop)
+            found = self.page_result(client, pipe.execute(), start, stop)
+        if found is None:  # missing or pruned: once more after building or pruning
+            with client.pipeline(transaction=False) as pipe:
+                self.page_queue(pipe, client, start, stop)
+                return self.page_result(client, pipe.execute(), start, stop, again=False)
+        return found
+
+    def page_queue(self, pipe: Pipeline, client: Redis, start: int, stop: int) -> None:
+        """Queue the four reads of `page_result`."""
+        key, meta_key = self.listing.keys(client)
+        pipe.hgetall(meta_key).zcard(key)
+        if stop > start:
+            pipe.zrevrange(key, start, stop - 1, withscores=True)
+        else:
+            pipe.exists(key)
+        pipe.zadd(cache_key(client, "lst-active"), {self.listing.name: time.time()})
+
+    def page_result(
+        self, client: Redis, results: list, start: int, stop: int, *, again: bool = True
+    ) -> tuple[int, list[Entry] | None] | None:
+        """The count and entries from `page_queue`'s reads; None after building a missing
+        listing or pruning a stale one (read again), or when it is still missing."""
+        raw, size, found, _ = results
+        entries = _decoded(found) if stop > start else []
         if not raw:
-            size = client.zcard(key)
-        return size if meta["complete"] else max(meta["count"], size)
+            if again:
+                _build(client, self.listing)
+            return None
+        if again and self._prune(client, entries):
+            return None
+        meta = _meta(raw)
+        count = size if meta["complete"] else max(meta["count"], size)
+        return count, entries if meta["complete"] or len(entries) == stop - start else None
 
     def bound(self, op: str, position: str) -> Bound | None:
         sort = self.listing.order.sort
@@ -450,8 +488,9 @@ class _Merged:
     def __init__(self, listings: list[Listing]) -> None:
         self.sources = [_One(listing) for listing in listings]
 
-    def count(self, client: Redis) -> int:
-        return min(COUNT_CAP, sum(source.count(client) for source in self.sources))
+    def count(self, client: Redis) -> int | None:
+        found = self.page(client, 0, 0)
+        return None if found is None else found[0]
 
     def bound(self, op: str, position: str) -> Bound | None:
         return None
@@ -461,21 +500,31 @@ class _Merged:
     ) -> list[Entry] | None:
         if reverse or bound is not None:
             return None
+        found = self.page(client, start, stop)
+        return None if found is None else found[1]
+
+    def page(self, client: Redis, start: int, stop: int) -> tuple[int, list[Entry] | None] | None:
+        """Every listing's first STOP entries in one round trip (the merged first STOP take
+        at most STOP from any one listing), merged; missing listings built first, up to
+        MERGE_BUILDS_MAX (more: the database answers)."""
         with client.pipeline(transaction=False) as pipe:
             for source in self.sources:
-                pipe.exists(source.listing.keys(client)[1])
-            built = pipe.execute()
-        if built.count(0) > MERGE_BUILDS_MAX:
+                source.page_queue(pipe, client, 0, stop)
+            results = pipe.execute()
+        if sum(not raw for raw in results[::4]) > MERGE_BUILDS_MAX:
             return None
-        parts = []
-        for source in self.sources:
-            # The merged first STOP entries take at most STOP from any one listing.
-            part = source.read(client, 0, stop, reverse=False, bound=None)
-            if part is None:
+        count, parts = 0, []
+        for n, source in enumerate(self.sources):
+            found = source.page_result(client, results[4 * n : 4 * n + 4], 0, stop)
+            found = found or source.page(client, 0, stop)
+            if found is None:
                 return None
-            parts.append(part)
+            count += found[0]
+            parts.append(found[1])
+        if any(part is None for part in parts):
+            return min(count, COUNT_CAP), None
         merged = heapq.merge(*parts, key=lambda entry: (entry[1], entry[0]), reverse=True)
-        return list(merged)[start:stop]
+        return min(count, COUNT_CAP), list(merged)[start:stop]
 
 
 # ---------------------------------------------------------------------------- feeds
@@ -496,6 +545,8 @@ class Feed:
         self.reverse = False
         self.bound: Bound | None = None
         self.lookup: dict[str, str] = {}
+        self.counted: int | None = None
+        self.prefetched: tuple[int, int, list[Entry]] | None = None  # start, stop, entries
 
     def _clone(self, **changes: Any) -> Feed:
         feed = Feed.__new__(Feed)
@@ -523,7 +574,24 @@ class Feed:
             ranking = ranking.reverse()
         return ranking.filter(**self.lookup).values("pk", self.field)
 
+    def prefetch(self, number: str | int | None, per_page: int) -> None:
+        """Read the count and page NUMBER (as a paginator will ask for them) from the listing
+        in one round trip."""
+        try:
+            start = (max(int(number or 1), 1) - 1) * per_page
+        except (TypeError, ValueError):
+            start = 0
+        if self.source is None or self.reverse or self.bound is not None:
+            return
+        found = redis_call(lambda client: self.source.page(client, start, start + per_page))
+        if found is not None:
+            self.counted, entries = found
+            if entries is not None:
+                self.prefetched = (start, start + per_page, entries)
+
     def count(self) -> int:
+        if self.counted is not None:
+            return self.counted
         if self.source is not None:
             counted = redis_call(self.source.count)
             if counted is not None:
@@ -532,6 +600,8 @@ class Feed:
 
     def __getitem__(self, item: slice) -> list[dict[str, Any]]:
         start, stop = item.start or 0, item.stop
+        if self.prefetched and self.prefetched[0] == start and stop <= self.prefetched[1]:
+            return [self._row(*entry) for entry in self.prefetched[2][: stop - start]]
         if self.source is not None and stop is not None:
             entries = redis_call(
                 lambda client: self.source.read(

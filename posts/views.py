@@ -17,7 +17,7 @@ from communities.selectors import (
     membership_get,
     user_can_moderate,
 )
-from core.web import message_errors, page_of, redirect_back
+from core.web import PAGE_SIZE, message_errors, page_of, redirect_back
 from posts import cards, listings, selectors, services
 from posts.forms import CommentForm, PostForm, ShareForm
 from posts.models import Comment, Post
@@ -27,6 +27,7 @@ TRENDING_COMMUNITIES = 10
 
 def _card_page(request: HttpRequest, feed: listings.Feed) -> Page:
     """A page of a feed, as the viewer's cards."""
+    feed.prefetch(request.GET.get("page"), PAGE_SIZE)
     page = page_of(feed, request.GET.get("page"))
     ids = [entry["pk"] for entry in page.object_list]
     page.object_list = cards.cards_for(ids, request=request)
