@@ -18,13 +18,18 @@ database path.
 from __future__ import annotations
 
 import logging
+import pickle
+import secrets
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
+from django.db import transaction
 from redis import Redis, RedisError
+from redis.client import Pipeline
+from redis.commands.core import Script
 
 logger = logging.getLogger(__name__)
 
@@ -126,3 +131,87 @@ def cache_generation(client: Redis) -> int:
 def cache_key(client: Redis, *parts: object) -> str:
     """A key in the current generation: `g<generation>:<part>:<part>...`."""
     return ":".join((f"g{cache_generation(client)}", *map(str, parts)))
+
+
+# --- values cached per version --------------------------------------------------------------
+#
+# A cached value sits under its name and a version, an opaque token that a write replaces
+# after its commit (`version_bump`). A reader reads the version before it reads the
+# database, so at worst it stores an old value under an old version, which nobody reads
+# again: the race of delete-on-write caching cannot happen.
+
+VERSION_TTL_SECONDS = 7 * 24 * 3600
+
+# In one round trip, for each item: its version (created when missing) and the value stored
+# under its prefix + that version. KEYS: the version keys. ARGV: the TTL, then per item the
+# value key prefix and a fresh token. (Value keys are made here from the versions just read,
+# so this needs a single Redis, not a cluster.)
+_VERSIONED_LUA = """
+local ttl = ARGV[1]
+local out = {}
+for i, version_key in ipairs(KEYS) do
+  local prefix, token = ARGV[2 * i], ARGV[2 * i + 1]
+  local version = redis.call('GET', version_key)
+  if not version then
+    version = token
+    redis.call('SET', version_key, version, 'EX', ttl)
+  end
+  out[2 * i - 1] = version
+  out[2 * i] = redis.call('GET', prefix .. version)
+end
+return out
+"""
+_scripts: dict[str, Script] = {}
+
+
+def versioned_lookup(client: Redis, items: list[tuple[str, str]]) -> list[tuple[str, bytes | None]]:
+    """For each (version key, value key prefix): the current version and the value stored
+    under prefix + version (None if none), in one round trip."""
+    if not items:
+        return []
+    if "versioned" not in _scripts:
+        _scripts["versioned"] = client.register_script(_VERSIONED_LUA)
+    args: list[object] = [VERSION_TTL_SECONDS]
+    for _, prefix in items:
+        args += [prefix, secrets.token_hex(4)]
+    values = _scripts["versioned"](keys=[key for key, _ in items], args=args)
+    return [(values[2 * n].decode(), values[2 * n + 1]) for n in range(len(items))]
+
+
+def version_bump(pipe: Pipeline | Redis, version_key: str) -> None:
+    pipe.set(version_key, secrets.token_hex(4), ex=VERSION_TTL_SECONDS)
+
+
+def cached_by_version(name: str, compute: Callable[[], T | None], ttl: int) -> T | None:
+    """COMPUTE's result (picklable; None is not cached) under NAME's current version, for
+    TTL seconds; computed (from the database) when Redis is unavailable."""
+
+    def work(client: Redis) -> tuple[T | None]:
+        ((version, stored),) = versioned_lookup(
+            client, [(cache_key(client, "v", name), cache_key(client, name, ""))]
+        )
+        if stored is not None:
+            return (pickle.loads(stored),)  # noqa: S301 - our own Redis, our own values
+        value = compute()
+        if value is not None:
+            client.set(cache_key(client, name, version), pickle.dumps(value), ex=ttl)
+        return (value,)
+
+    found = redis_call(work)
+    return compute() if found is None else found[0]
+
+
+def version_bump_on_commit(*names: str) -> None:
+    """After the current transaction commits, give these names new versions (their cached
+    values are then computed again)."""
+
+    def bump() -> None:
+        def work(client: Redis) -> None:
+            with client.pipeline() as pipe:
+                for name in names:
+                    version_bump(pipe, cache_key(client, "v", name))
+                pipe.execute()
+
+        redis_call(work, invalidates=True)
+
+    transaction.on_commit(bump, robust=True)

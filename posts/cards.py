@@ -25,10 +25,10 @@ Without Redis everything is rendered from the database, as before.
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -36,13 +36,14 @@ from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from redis import Redis
 from redis.client import Pipeline
-from redis.commands.core import Script
 
-from core.cache import cache_key, redis_call
+from core.cache import cache_key, redis_call, version_bump, versioned_lookup
 from posts import selectors
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class Card:
 def versions_bump(pipe: Pipeline, client: Redis, post_ids: Iterable[int]) -> None:
     """Queue new versions for these posts (their cached cards are then never read again)."""
     for pk in post_ids:
-        pipe.set(_version_key(client, pk), secrets.token_hex(4), ex=_ttl())
+        version_bump(pipe, _version_key(client, pk))
 
 
 def _ttl() -> int:
@@ -78,28 +79,6 @@ def _version_key(client: Redis, pk: int) -> str:
     return cache_key(client, "pv", pk)
 
 
-# In one round trip: each post's version (created when missing) and its stored text of the
-# wanted kind at that version. KEYS: the version keys. ARGV: the key prefix, the TTL, then
-# per post its id, the kind and a fresh token. (The text keys are made here from the
-# versions just read, so this needs a single Redis, not a cluster.)
-_STORED_LUA = """
-local prefix, ttl = ARGV[1], ARGV[2]
-local out = {}
-for i, version_key in ipairs(KEYS) do
-  local pk, kind, token = ARGV[3 * i], ARGV[3 * i + 1], ARGV[3 * i + 2]
-  local version = redis.call('GET', version_key)
-  if not version then
-    version = token
-    redis.call('SET', version_key, version, 'EX', ttl)
-  end
-  out[2 * i - 1] = version
-  out[2 * i] = redis.call('GET', prefix .. kind .. ':' .. pk .. ':' .. version)
-end
-return out
-"""
-_scripts: dict[str, Script] = {}
-
-
 def _versions(client: Redis, post_ids: list[int]) -> dict[int, str]:
     """The posts' current versions (created when missing)."""
     found = _lookup(client, [(pk, "pv") for pk in post_ids])
@@ -107,16 +86,12 @@ def _versions(client: Redis, post_ids: list[int]) -> dict[int, str]:
 
 
 def _lookup(client: Redis, wanted: list[Wanted]) -> dict[Wanted, tuple[str, str | None]]:
-    if "stored" not in _scripts:
-        _scripts["stored"] = client.register_script(_STORED_LUA)
-    args: list[Any] = [cache_key(client, ""), _ttl()]
-    for pk, kind in wanted:
-        args += [pk, kind, secrets.token_hex(4)]
-    keys = [_version_key(client, pk) for pk, _ in wanted]
-    values = _scripts["stored"](keys=keys, args=args) if wanted else []
+    """Each wanted (post, kind): the post's version and the text stored at it."""
+    items = [(_version_key(client, pk), cache_key(client, kind, pk, "")) for pk, kind in wanted]
+    found = versioned_lookup(client, items)
     return {
-        item: (values[2 * n].decode(), values[2 * n + 1] and values[2 * n + 1].decode())
-        for n, item in enumerate(wanted)
+        item: (version, text and text.decode())
+        for item, (version, text) in zip(wanted, found, strict=True)
     }
 
 
@@ -209,10 +184,23 @@ def cards_for(
     return cards
 
 
+@lru_cache(maxsize=4096)
+def _age_label(minutes: int, day: date, language: str) -> str:
+    return escape(str(naturaltime(timezone.now() - timedelta(minutes=minutes, seconds=30))))
+
+
+def _age(created: datetime) -> str:
+    """`naturaltime`, from a cache keyed by whole minutes of age (the label changes at most
+    once a minute past the first one; today's date keeps calendar months right)."""
+    age = timezone.now() - created
+    if age < timedelta(minutes=1):
+        return escape(str(naturaltime(created)))
+    return _age_label(age // timedelta(minutes=1), date.today(), get_language())
+
+
 def _filled(stored: str, *, token: str, path: str) -> SafeString:
     micros, html = stored.split(" ", 1)
-    created = EPOCH + timedelta(microseconds=int(micros))
-    html = html.replace(AGE_MARK, escape(str(naturaltime(created))))
+    html = html.replace(AGE_MARK, _age(EPOCH + timedelta(microseconds=int(micros))))
     if token:
         html = html.replace(CSRF_MARK, token).replace(NEXT_MARK, path)
     return mark_safe(html)  # noqa: S308 - rendered by the template engine, marks escaped

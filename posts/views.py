@@ -12,8 +12,8 @@ from django.views.static import serve
 from analytics.selectors.trends import prediction_batch_latest, trending_community_list
 from communities.models import Community
 from communities.selectors import (
+    community_header,
     community_list_for_user,
-    community_members,
     membership_get,
     user_can_moderate,
 )
@@ -68,16 +68,17 @@ def trending(request: HttpRequest) -> HttpResponse:
 def community_page(request: HttpRequest, slug: str) -> HttpResponse:
     """A community's page: its feed of posts, with who runs it and the viewer's membership.
     (In the communities URL namespace as `communities:detail`; see streamer/urls.py.)"""
-    community = get_object_or_404(Community, slug=slug)
+    header = community_header(slug=slug)
+    if header is None:
+        raise Http404("No such community.")
+    community = header.community
     order = selectors.FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
     feed = listings.feed_community(community_id=community.pk, order=order)
     context = {
         "community": community,
         "membership": membership_get(user=request.user, community=community),
         "can_moderate": user_can_moderate(user=request.user, community=community),
-        "moderators": community_members(community=community).filter(
-            role__in=["owner", "moderator"]
-        )[:10],
+        "moderators": header.moderators,
         "page": _card_page(request, feed),
         "order": order,
     }

@@ -21,7 +21,7 @@ from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
-from communities.services import community_join
+from communities.services import community_join, membership_set_role
 from posts import cards, listings, ranking, selectors, services, tasks
 from posts.models import Post
 from posts.selectors import FeedOrder
@@ -265,7 +265,7 @@ def test_a_cache_hit_runs_a_constant_and_small_number_of_queries(
         assert client.get("/").status_code == 200
     with django_assert_num_queries(0):
         assert client.get("/?sort=top&t=week").status_code == 200
-    with django_assert_num_queries(2):  # the community, its moderators
+    with django_assert_num_queries(0):  # the community and its moderators are cached too
         assert client.get(home.get_absolute_url()).status_code == 200
     with django_assert_num_queries(0):
         assert api.get("/api/v1/posts/").status_code == 200
@@ -347,3 +347,36 @@ def test_anonymous_and_deleted(world, committed):
         services.post_delete(actor=owner, post=posts[0])
     ids, queries = read(feed)
     assert posts[0].pk not in ids and queries == 0
+
+
+def test_an_edit_in_the_admin_shows_on_the_cached_card(world, client, committed):
+    owner, home, _, _, posts = world
+    post = posts[1]
+    assert "quote 1" in client.get(home.get_absolute_url()).content.decode()  # cached
+    client.force_login(user_make("admin", is_staff=True, is_superuser=True))
+    form = {
+        "community": post.community_id,
+        "author": post.author_id,
+        "kind": post.kind,
+        "text": "quote 1, corrected",
+        "attribution": "",
+        "shared_from": "",
+    }
+    with committed():
+        response = client.post(f"/admin/posts/post/{post.pk}/change/", form)
+    assert response.status_code == 302
+    client.logout()
+    assert "quote 1, corrected" in client.get(home.get_absolute_url()).content.decode()
+
+
+def test_the_cached_community_header_follows_joins_and_roles(world, client, committed):
+    owner, home, *_ = world
+    before = client.get(home.get_absolute_url()).content.decode()
+    assert "· 5 members" in before and "u/newcomer" not in before
+    newcomer = user_make("newcomer")
+    with committed():
+        community_join(user=newcomer, community=home)
+    with committed():
+        membership_set_role(actor=owner, community=home, user=newcomer, role="moderator")
+    after = client.get(home.get_absolute_url()).content.decode()
+    assert "· 6 members" in after and "u/newcomer" in after
