@@ -174,7 +174,7 @@ def versioned_lookup(client: Redis, items: list[tuple[str, str]]) -> list[tuple[
     args: list[object] = [VERSION_TTL_SECONDS]
     for _, prefix in items:
         args += [prefix, secrets.token_hex(4)]
-    values = _scripts["versioned"](keys=[key for key, _ in items], args=args)
+    values = _scripts["versioned"](keys=[key for key, _ in items], args=args, client=client)
     return [(values[2 * n].decode(), values[2 * n + 1]) for n in range(len(items))]
 
 

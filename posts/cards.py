@@ -6,8 +6,8 @@ its card shows (counters, deletion, an edit; for a repost also its original's sh
 and deletion: posts.listings calls `versions_bump`). A cached card sits under the post id
 and the version, so a reader that read the old version may still store the old card, but
 nobody reads it again: the race that delete-on-write caching has cannot happen here. A
-missing version is created on read (SET NX), and a reader always reads the version before
-it reads the database.
+missing version is created by the read that finds none, and a reader always reads the
+version before it reads the database.
 
 The cached HTML is the same for every viewer. What depends on the viewer is added per
 request, outside the cached fragment:

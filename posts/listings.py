@@ -257,7 +257,8 @@ def _apply(
             for listing in targets:
                 _update(pipe, client, listing, row, now)
         if only is None:
-            pipe.zadd(changes, {str(row["pk"]): stamp for row in rows} or {"0": stamp})
+            if rows:
+                pipe.zadd(changes, {str(row["pk"]): stamp for row in rows})
             pipe.zremrangebyscore(changes, "-inf", stamp - CHANGES_KEEP_SECONDS)
             pipe.expire(changes, CHANGES_KEEP_SECONDS)
             shown_in = selectors.repost_ids(post_ids) if reposts else []
@@ -306,6 +307,7 @@ def listings_recompute() -> int:
     def work(client: Redis) -> int:
         active = cache_key(client, "lst-active")
         client.zremrangebyscore(active, "-inf", time.time() - _idle_seconds())
+        client.expire(active, 2 * _idle_seconds())
         names = [name.decode() for name in client.zrange(active, 0, -1)]
         for name in names:
             _build(client, Listing.from_name(name))
