@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
@@ -22,6 +22,8 @@ from analytics.models import (
     SparkBatch,
     TrendPrediction,
 )
+from analytics.selectors.trends import model_run_live
+from analytics.services.trends import model_run_promote
 from analytics.tasks import trends_train
 from core.admin import ReadOnlyAdmin
 
@@ -172,6 +174,26 @@ class ModelRunAdmin(ReadOnlyAdmin):
     list_filter = ("status", "promoted", "algorithm")
     search_fields = ("version", "error")
     ordering = ("-id",)
+    actions = ("promote",)
+
+    def has_promote_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("analytics.change_modelrun")
+
+    @admin.action(
+        permissions=["promote"],
+        description="Promote the selected run (overrides the beat-persistence rule)",
+    )
+    def promote(self, request: HttpRequest, queryset: Any) -> None:
+        for run in queryset.order_by("id"):
+            try:
+                model_run_promote(run=run, by=request.user)
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
+                continue
+            messages.success(request, f"{run.version} is promoted.")
+        live = model_run_live()
+        if live is not None:
+            messages.info(request, f"Predictions use the newest promoted run: {live.version}.")
 
     def get_urls(self) -> list[URLPattern]:
         train_now = self.admin_site.admin_view(require_POST(self.train_now_view))

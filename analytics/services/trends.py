@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -180,6 +181,24 @@ def model_train(*, trigger: str = "schedule") -> ModelRun | None:
         run.save()
         log.info("trend model %s: %s", version, run.promotion_note)
         return run
+
+
+def model_run_promote(*, run: ModelRun, by: Any) -> ModelRun:
+    """Promote a succeeded run by hand: a staff decision over the automatic rule (beat
+    persistence on MAE and Spearman), for a first model on a history too short to beat it.
+    The rule's verdict stays in the note beside who overrode it. Predictions use the newest
+    promoted run, so promoting an older run than the live one changes nothing live."""
+    if not (by.is_active and by.is_staff and by.has_perm("analytics.change_modelrun")):
+        raise PermissionDenied("Promoting a trend model needs staff with change permission.")
+    if run.status != ModelRun.Status.SUCCEEDED or not run.artefact_path:
+        raise ValidationError(f"Run {run.version} did not succeed: there is no model to promote.")
+    if run.promoted:
+        return run
+    run.promoted = True
+    run.promotion_note = f"promoted by {by.get_username()} in the admin; {run.promotion_note}"[:255]
+    run.save(update_fields=["promoted", "promotion_note"])
+    log.info("trend model %s promoted by %s", run.version, by.get_username())
+    return run
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ with the target `engagement_next` over rows keyed by (post_id, as_of):
   the prediction (gain = the actual engagement, clipped at 0, discounted by log2(rank + 1))
   over that of the ten with most actual engagement; averaged over the same times.
 
-Ranks by a prediction break ties by post id, as the product's lists do.
+Ranks follow the product's lists: by the prediction, then (for the hurdle model, whose
+median forecast leaves the posts more likely to stay quiet tied at 0) by the chance of any
+engagement, then by post id. `spearman` ranks by the same order.
 """
 
 from __future__ import annotations
@@ -43,12 +45,29 @@ def mae_log1p(frame: DataFrame, prediction: str, target: str = TARGET_COLUMN) ->
     return None if row is None or row["mae"] is None else float(row["mae"])
 
 
-def spearman(frame: DataFrame, prediction: str, target: str = TARGET_COLUMN) -> float | None:
-    """MLlib's Spearman correlation (average ranks for ties); None when either side is
-    constant."""
+def ranking_score(prediction: str, tie_break: str | None = None) -> Column:
+    """One number that orders rows as the lists do: by `prediction` (>= 0), then by
+    `tie_break` (a chance in [0, 1]) among the rows predicted 0."""
+    predicted = F.col(prediction).cast("double")
+    if tie_break is None:
+        return predicted
+    return F.when(predicted > 0, predicted + 1.0).otherwise(
+        F.coalesce(F.col(tie_break), F.lit(0.0))
+    )
+
+
+def _order(prediction: str, tie_break: str | None) -> list[Column]:
+    return [F.desc(ranking_score(prediction, tie_break)), F.col("post_id")]
+
+
+def spearman(
+    frame: DataFrame, prediction: str, target: str = TARGET_COLUMN, tie_break: str | None = None
+) -> float | None:
+    """MLlib's Spearman correlation (average ranks for ties) between the list order and the
+    target; None when either side is constant."""
     pairs = VectorAssembler(inputCols=["_p", "_t"], outputCol="_pair").transform(
         frame.select(
-            F.col(prediction).cast("double").alias("_p"),
+            ranking_score(prediction, tie_break).alias("_p"),
             F.col(target).cast("double").alias("_t"),
         )
     )
@@ -58,9 +77,13 @@ def spearman(frame: DataFrame, prediction: str, target: str = TARGET_COLUMN) -> 
 
 
 def precision_at_k(
-    frame: DataFrame, prediction: str, target: str = TARGET_COLUMN, k: int = 10
+    frame: DataFrame,
+    prediction: str,
+    target: str = TARGET_COLUMN,
+    k: int = 10,
+    tie_break: str | None = None,
 ) -> float | None:
-    by_prediction = Window.partitionBy("as_of").orderBy(F.desc(prediction), "post_id")
+    by_prediction = Window.partitionBy("as_of").orderBy(*_order(prediction, tie_break))
     by_target = Window.partitionBy("as_of").orderBy(F.desc(target), "post_id")
     ranked = frame.select(
         "as_of",
@@ -94,10 +117,14 @@ def precision_at_k(
 
 
 def ndcg_at_k(
-    frame: DataFrame, prediction: str, target: str = TARGET_COLUMN, k: int = 10
+    frame: DataFrame,
+    prediction: str,
+    target: str = TARGET_COLUMN,
+    k: int = 10,
+    tie_break: str | None = None,
 ) -> float | None:
     gain = F.greatest(F.col(target).cast("double"), F.lit(0.0))
-    by_prediction = Window.partitionBy("as_of").orderBy(F.desc(prediction), "post_id")
+    by_prediction = Window.partitionBy("as_of").orderBy(*_order(prediction, tie_break))
     by_target = Window.partitionBy("as_of").orderBy(F.desc(target), "post_id")
     ranked = frame.select(
         "as_of",
@@ -121,13 +148,17 @@ def ndcg_at_k(
 
 
 def evaluate(
-    frame: DataFrame, prediction: str, target: str = TARGET_COLUMN, k: int = 10
+    frame: DataFrame,
+    prediction: str,
+    target: str = TARGET_COLUMN,
+    k: int = 10,
+    tie_break: str | None = None,
 ) -> dict[str, float | int | None]:
     return {
         "mae_log1p": mae_log1p(frame, prediction, target),
-        "spearman": spearman(frame, prediction, target),
-        f"precision_at_{k}": precision_at_k(frame, prediction, target, k),
-        f"ndcg_at_{k}": ndcg_at_k(frame, prediction, target, k),
+        "spearman": spearman(frame, prediction, target, tie_break),
+        f"precision_at_{k}": precision_at_k(frame, prediction, target, k, tie_break),
+        f"ndcg_at_{k}": ndcg_at_k(frame, prediction, target, k, tie_break),
         "rows": frame.count(),
     }
 

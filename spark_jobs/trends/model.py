@@ -239,20 +239,13 @@ def time_split(
 
 
 def with_prediction(model: PipelineModel, features: DataFrame, name: str = PREDICTION) -> DataFrame:
-    """The model's prediction on the natural scale (engagement over the horizon, >= 0), and
-    CHANCE (null unless the model gives it) when `name` is PREDICTION."""
+    """The model's prediction on the natural scale (engagement over the horizon, >= 0) in
+    `name`, and CHANCE (null unless the model gives it)."""
     scored = model.transform(features)
     if CHANCE not in scored.columns:
         scored = scored.withColumn(CHANCE, F.lit(None).cast("double"))
-    extra = [CHANCE] if name != PREDICTION else []
     return scored.withColumn(name, F.expm1(F.greatest(F.col("prediction"), F.lit(0.0)))).drop(
-        "features",
-        "prediction",
-        _CHANCE_VECTOR,
-        "_chance_raw",
-        "_engaged_guess",
-        _SIZE,
-        *extra,
+        "features", "prediction", _CHANCE_VECTOR, "_chance_raw", "_engaged_guess", _SIZE
     )
 
 
@@ -311,7 +304,7 @@ def fit_and_evaluate(frame: DataFrame, config: TrainConfig) -> TrainingResult:
         timings[f"fit_{algorithm}_seconds"] = round(time.monotonic() - started, 3)
         started = time.monotonic()
         scored = with_prediction(models[algorithm], holdout, algorithm).cache()
-        results[algorithm] = metrics.evaluate(scored, algorithm, k=config.top_k)
+        results[algorithm] = metrics.evaluate(scored, algorithm, k=config.top_k, tie_break=CHANCE)
         scored.unpersist()
         timings[f"evaluate_{algorithm}_seconds"] = round(time.monotonic() - started, 3)
         details[algorithm] = _model_details(models[algorithm], algorithm)

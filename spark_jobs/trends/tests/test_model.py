@@ -86,6 +86,26 @@ def test_metrics_on_a_hand_made_holdout(spark):
     assert metrics.spearman(reversed_, "p") == pytest.approx(-1.0)
 
 
+def test_ranking_metrics_break_ties_at_zero_by_the_chance_as_the_lists_do(spark):
+    """Three posts forecast 0 (the hurdle model's median when quiet is likelier): the lists
+    order them by the chance of any engagement, and so do the ranking metrics."""
+    rows = [
+        (T0, 1, 4.0, 0.9, 5.0),
+        (T0, 2, 0.0, 0.1, 0.0),
+        (T0, 3, 0.0, 0.2, 1.0),
+        (T0, 4, 0.0, 0.45, 3.0),
+    ]
+    frame = spark.createDataFrame(
+        rows, "as_of timestamp, post_id long, p double, chance double, engagement_next double"
+    )
+    assert metrics.spearman(frame, "p", tie_break="chance") == pytest.approx(1.0)
+    assert metrics.spearman(frame, "p") < 1.0
+    # By post id alone post 2 would be second and a miss; by the chance post 4 is.
+    assert metrics.precision_at_k(frame, "p", k=2, tie_break="chance") == pytest.approx(1.0)
+    assert metrics.precision_at_k(frame, "p", k=2) == pytest.approx(0.5)
+    assert metrics.ndcg_at_k(frame, "p", k=3, tie_break="chance") == pytest.approx(1.0)
+
+
 def test_szabo_huberman_fits_a_log_offset_per_age(spark):
     rows = [
         # age 30 min: the count doubles (in log1p terms: +log 2 for N+1 = 2, 4, ...)
