@@ -188,15 +188,36 @@ class HeapSampler(threading.Thread):
         self.halt = threading.Event()
 
     def run(self) -> None:
-        while not self.halt.wait(0.5):
+        """One jstat process printing every 500 ms (a jstat started per sample is a JVM
+        start-up each time, which takes a core away from the job it measures); started again
+        while the JVM is too young to be attached to."""
+        while not self.halt.is_set():
             jvm = self._jvm_pid()
             if jvm is None:
+                self.halt.wait(0.5)
                 continue
-            out = subprocess.run(["jstat", "-gc", str(jvm)], capture_output=True, text=True)
-            lines = out.stdout.split("\n")
-            if len(lines) < 2 or not lines[1].strip():
+            jstat = subprocess.Popen(
+                ["jstat", "-gc", str(jvm), "500"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            reader = threading.Thread(target=self._read, args=(jstat,), daemon=True)
+            reader.start()
+            while jstat.poll() is None and not self.halt.wait(0.5):
+                pass
+            jstat.terminate()
+            jstat.wait()
+            self.halt.wait(0.5)
+
+    def _read(self, jstat: subprocess.Popen) -> None:
+        header: list[str] = []
+        for line in jstat.stdout:
+            fields = line.split()
+            if not fields or fields[0] == "S0C":
+                header = fields or header
                 continue
-            row = dict(zip(lines[0].split(), lines[1].split(), strict=False))
+            row = dict(zip(header, fields, strict=False))
             used = sum(float(row.get(name, 0)) for name in ("S0U", "S1U", "EU", "OU"))
             self.peak_kib = max(self.peak_kib, used)
 
@@ -294,21 +315,29 @@ def report_split(run: dict, read_rate: float) -> None:
 
 
 def main() -> None:
-    args = arguments(
-        __doc__, events=5_000_000, posts=20_000, max_offsets_per_trigger=500_000,
+    parser = arguments(
+        __doc__,
+        events=5_000_000,
+        posts=20_000,
+        max_offsets_per_trigger=500_000,
         masters="local[1],local[2]",
-    ).parse_args()  # fmt: skip
+    )
+    parser.add_argument(
+        "--topic", help="replay this existing topic (kept afterwards) instead of producing one"
+    )
+    args = parser.parse_args()
 
     run, work = work_dir("replay")
-    topic = f"bench.replay.{run}"
+    topic = args.topic or f"bench.replay.{run}"
     env = app_env(DB, KAFKA_EVENTS_TOPIC=topic)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", local_kafka_bootstrap())
     database_fresh(DB)
     manage(env, "kafka_setup")
     try:
-        started = time.monotonic()
-        produce(topic, bootstrap, args.events, args.posts)
-        print(f"  produced {args.events:,} events in {time.monotonic() - started:.0f} s")
+        if not args.topic:
+            started = time.monotonic()
+            produce(topic, bootstrap, args.events, args.posts)
+            print(f"  produced {args.events:,} events in {time.monotonic() - started:.0f} s")
         plain, messages, plain_seconds = consume_plain(topic, bootstrap)
         plain_rate = messages / plain_seconds
         print(f"  plain consumer: {messages:,} in {plain_seconds:.1f} s", flush=True)
@@ -348,7 +377,8 @@ def main() -> None:
                 + f" (x{rates[-1] / rates[0]:.2f})"
             )
     finally:
-        topic_delete(env, topic)
+        if not args.topic:
+            topic_delete(env, topic)
         database_drop(DB)
 
 
