@@ -93,6 +93,12 @@ class Command(BaseCommand):
             default=2,
             help="processes for posts and engagement in direct mode (default 2)",
         )
+        parser.add_argument(
+            "--one-by-one",
+            action="store_true",
+            help="direct mode through the one-by-one services instead of their batch forms "
+            "(the same rows and events, slower; for comparison)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.console = Console(file=self.stdout._out, highlight=False)
@@ -142,7 +148,9 @@ class Command(BaseCommand):
                                seed=options["seed"])  # fmt: skip
         from generator.replay import DirectReplayer
 
-        return DirectReplayer(seed=options["seed"], password=options["password"])
+        return DirectReplayer(
+            seed=options["seed"], password=options["password"], one_by_one=options["one_by_one"]
+        )
 
     # -- phases -----------------------------------------------------------------------------
     def _seed(self, backend, plan: Plan, options: dict[str, Any]) -> None:
