@@ -37,8 +37,8 @@ class EventType:
 
 def format_event_time(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and a Z, e.g. 2026-11-30T12:00:00.123Z."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
 
 
 def envelope_build(

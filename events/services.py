@@ -4,10 +4,11 @@ transaction, and putting failed rows back to pending. Domain services call `even
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -90,8 +91,10 @@ def _outbox_rows(events: Iterable[NewEvent]) -> list[_OutboxRow]:
     if not settings.EVENTS_ENABLED:
         return []
     now = timezone.now()
+    events = list(events)
+    random_bytes = os.urandom(16 * len(events))  # one system call for all the event ids
     rows = []
-    for event in events:
+    for index, event in enumerate(events):
         occurred_at = event.occurred_at or now
         envelope = envelope_build(
             event_type=event.event_type,
@@ -100,50 +103,54 @@ def _outbox_rows(events: Iterable[NewEvent]) -> list[_OutboxRow]:
             post_id=event.post_id,
             payload=event.payload,
             occurred_at=occurred_at,
+            event_id=uuid.UUID(bytes=random_bytes[16 * index : 16 * index + 16], version=4),
         )
         envelope_validate(envelope)
         rows.append(_OutboxRow(envelope, envelope_key(envelope), occurred_at, now))
     return rows
 
 
-OUTBOX_COLUMNS = (
-    "event_id", "event_type", "key", "envelope", "occurred_at", "created_at", "status",
-    "attempts", "last_error",
-)  # fmt: skip
+OUTBOX_COLUMNS = ("event_id", "event_type", "key", "envelope", "occurred_at", "created_at")
+
+
+def _db_datetime(moment: datetime, tz: tzinfo) -> str:
+    """What Django's adapt_datetimefield_value makes of an aware datetime (naive, in the
+    connection's time zone `tz`), at a tenth of its cost."""
+    return moment.astimezone(tz).replace(tzinfo=None).isoformat(" ")
 
 
 def _outbox_insert(rows: list[_OutboxRow]) -> int:
-    """INSERT the rows as pending, in order, in as few statements as the driver can (one per
-    ~1 MB); returns the id of the first row of the last statement (the row's id for one row).
-    Raw SQL: the ORM's bulk_create spends several times the database's own time per row
-    here. The envelope is stored as the compact JSON the publisher sends. Queues the
-    publisher run for the commit."""
+    """INSERT the rows as pending, in order, 1000 a statement; returns the id of the first
+    row of the last statement (the row's id for one row). Raw SQL: the ORM's bulk_create
+    spends several times the database's own time per row here. The envelope is stored as
+    the compact JSON the publisher sends. Queues the publisher run for the commit."""
     quote = connection.ops.quote_name
-    adapt = connection.ops.adapt_datetimefield_value
     columns = ", ".join(quote(name) for name in OUTBOX_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(OUTBOX_COLUMNS))
-    sql = f"INSERT INTO {quote(OutboxEvent._meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     pending = OutboxEvent.Status.PENDING
-    params = [
-        (
-            row.envelope["event_id"],
-            row.envelope["event_type"],
-            row.key,
-            envelope_serialise(row.envelope).decode(),
-            adapt(row.occurred_at),
-            adapt(row.created_at),
-            pending,
-            0,
-            "",
-        )
-        for row in rows
-    ]
+    assert pending.isalpha()  # a constant, written into the statement
+    head = (
+        f"INSERT INTO {quote(OutboxEvent._meta.db_table)} "  # noqa: S608
+        f"({columns}, status, attempts, last_error) VALUES "
+    )
+    row_sql = f"(%s, %s, %s, %s, %s, %s, '{pending}', 0, '')"
+    tz = connection.timezone
+    created_at = _db_datetime(rows[0].created_at, tz)
+    first_id = 0
     with connection.cursor() as cursor:
-        if len(params) == 1:
-            cursor.execute(sql, params[0])
-        else:
-            cursor.executemany(sql, params)
-        first_id = cursor.lastrowid
+        for start in range(0, len(rows), 1000):
+            part = rows[start : start + 1000]
+            params = []
+            for row in part:
+                params += (
+                    row.envelope["event_id"],
+                    row.envelope["event_type"],
+                    row.key,
+                    envelope_serialise(row.envelope).decode(),
+                    _db_datetime(row.occurred_at, tz),
+                    created_at,
+                )
+            cursor.execute(head + ", ".join([row_sql] * len(part)), params)
+            first_id = cursor.lastrowid
     publish_once_on_commit()
     return first_id
 

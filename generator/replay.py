@@ -10,6 +10,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
@@ -56,37 +57,59 @@ class MediaMaker:
     VIDEO_POOL_SIZE short clips, each drawn or encoded once and processed once by the same
     code as any upload (posts.media: validation by content, re-encoding, thumbnail, poster).
     Every post still stores its own copy. Processing a picture takes ~0.1 s and a video
-    ~0.5 s, so once per post it was most of a back-fill's time."""
+    ~0.5 s, so once per post it was most of a back-fill's time.
+
+    `start` has the files made in two threads (Pillow and ffmpeg work outside the GIL), so
+    they are ready while people and communities are written; `file_for` waits for its own."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
-        self.pictures: dict[int, ProcessedMedia] = {}
-        self.videos: dict[int, ProcessedMedia] = {}
         self.videos_enabled = media.ffmpeg_available()
+        self.made: dict[tuple[str, int], Future[ProcessedMedia]] = {}
+        self._threads: ThreadPoolExecutor | None = None
 
     def file_for(self, *, kind: str, post_index: int, topic_index: int) -> ProcessedMedia | None:
         """The processed media of a post (None for a quote, or a video without ffmpeg)."""
+        key = self._key(kind, post_index, topic_index)
+        return None if key is None else self._future(key).result()
+
+    def start(self, actions: list[Action], topic: Callable[[Action], int]) -> None:
+        """Begin making every file the actions' posts need."""
+        for action in actions:
+            if action.verb == "post":
+                key = self._key(action.kind or "quote", action.post, topic(action))
+                if key is not None:
+                    self._future(key)
+
+    def wait(self) -> None:
+        """Wait until every file begun is made, and stop the threads (before a fork)."""
+        for future in self.made.values():
+            future.result()
+        if self._threads is not None:
+            self._threads.shutdown()
+            self._threads = None
+
+    def _key(self, kind: str, post_index: int, topic_index: int) -> tuple[str, int] | None:
         if kind == "image":
-            topic = topic_index % len(TOPICS)
-            if topic not in self.pictures:
-                rng = random.Random(self.seed * 1000 + topic)
-                data, ext = media.picture(rng, palette=TOPICS[topic].palette,
-                                          title=TOPICS[topic].name)  # fmt: skip
-                self.pictures[topic] = image_process(ContentFile(data, name=f"picture.{ext}"))
-            return self.pictures[topic]
+            return ("image", topic_index % len(TOPICS))
         if kind == "video" and self.videos_enabled:
-            clip = post_index % VIDEO_POOL_SIZE
-            if clip not in self.videos:
-                data = media.short_video(random.Random(self.seed * 1000 + clip))
-                self.videos[clip] = video_process(ContentFile(data, name="clip.mp4"))
-            return self.videos[clip]
+            return ("video", post_index % VIDEO_POOL_SIZE)
         return None
 
-    def warm(self, actions: list[Action], topic: Callable[[Action], int]) -> None:
-        """Make every file the actions' posts need now (before worker processes fork)."""
-        for action in actions:
-            if action.verb == "post" and action.kind in ("image", "video"):
-                self.file_for(kind=action.kind, post_index=action.post, topic_index=topic(action))
+    def _future(self, key: tuple[str, int]) -> Future[ProcessedMedia]:
+        if key not in self.made:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="media")
+            self.made[key] = self._threads.submit(self._make, *key)
+        return self.made[key]
+
+    def _make(self, kind: str, index: int) -> ProcessedMedia:
+        rng = random.Random(self.seed * 1000 + index)
+        if kind == "image":
+            topic = TOPICS[index]
+            data, ext = media.picture(rng, palette=topic.palette, title=topic.name)
+            return image_process(ContentFile(data, name=f"picture.{ext}"))
+        return video_process(ContentFile(media.short_video(rng), name="clip.mp4"))
 
 
 class DirectReplayer:
@@ -117,13 +140,13 @@ class DirectReplayer:
 
     def begin(self, plan: Plan, *, start: datetime | None) -> None:
         self.plan, self.start = plan, start
+        self.media.start(plan.actions, self._topic)
 
     def create_users(self, progress: Callable[[int], None]) -> None:
+        """Everyone at once: the shared password is hashed once per call (deliberately slow)."""
         new_users = [_new_user(user) for user in self.plan.users]
-        for offset in range(0, len(new_users), 500):
-            batch = new_users[offset : offset + 500]
-            self.users += users_create_bulk(new_users=batch, password=self.password)
-            progress(len(batch))
+        self.users += users_create_bulk(new_users=new_users, password=self.password)
+        progress(len(new_users))
         self.done["user"] += len(self.users)
 
     def load_world(self) -> LiveWorld:
@@ -198,7 +221,8 @@ class DirectReplayer:
 
     def media_warm(self, actions: list[Action]) -> None:
         """Make the media files the actions' posts need, once, before worker processes fork."""
-        self.media.warm(actions, self._topic)
+        self.media.start(actions, self._topic)
+        self.media.wait()
 
     def occurred_at(self, action: Action) -> datetime | None:
         return None if self.start is None else self.start + timedelta(seconds=action.at)

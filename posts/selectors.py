@@ -49,6 +49,11 @@ class FeedOrder:
 DEFAULT_ORDER = FeedOrder()
 
 
+def _visible_posts() -> QuerySet[Post]:
+    """The posts a viewer may see: where every feed and every action on a post starts."""
+    return Post.objects.filter(deleted_at__isnull=True)
+
+
 def _posts_for_viewer(viewer: User | AnonymousUser) -> QuerySet[Post]:
     if viewer.is_authenticated:
         liked = Exists(Like.objects.filter(post=OuterRef("pk"), user=viewer))
@@ -59,7 +64,7 @@ def _posts_for_viewer(viewer: User | AnonymousUser) -> QuerySet[Post]:
     # the feed query walks the post_hot / post_created index and stops after one page. The
     # related rows then come by primary key, one query per relation (constant per page).
     return (
-        Post.objects.filter(deleted_at__isnull=True)
+        _visible_posts()
         .select_related("shared_from")  # a LEFT JOIN: cannot come before posts_post
         .prefetch_related("community", "author", "shared_from__community", "shared_from__author")
         .annotate(liked=liked)
@@ -130,6 +135,12 @@ def post_list_author(*, author: User, viewer: User | AnonymousUser) -> QuerySet[
 
 def post_get_for_viewer(*, post_id: int, viewer: User | AnonymousUser) -> Post | None:
     return _posts_for_viewer(viewer).filter(pk=post_id).first()
+
+
+def post_get_for_action(*, post_id: int, viewer: User | AnonymousUser) -> Post | None:
+    """The post a viewer likes, comments on or shares, if they may see it: one query, without
+    what a page shows (related rows, liked_by_me)."""
+    return _visible_posts().filter(pk=post_id).first()
 
 
 def comment_threads(*, post: Post, page_number: str | int | None) -> Page:
