@@ -123,6 +123,15 @@ def posts_write_batch(writes: Sequence[Write]) -> None:
     """Apply `writes` in one transaction (a savepoint inside the caller's), as one after
     another in order. Refused writes get their `error` and change nothing; any other
     exception rolls the whole batch back (and deletes the media files it stored)."""
+    recorded = []
+    for write in writes:
+        if isinstance(write, PostView) and not getattr(write.viewer, "is_authenticated", False):
+            write.result = False  # an event needs an actor: anonymous views are not recorded
+        else:
+            recorded.append(write)
+    if not recorded:
+        return
+    writes = recorded
     batch = _Batch(writes)
     with transaction.atomic():
         batch.load()
@@ -311,8 +320,6 @@ class _Batch:
         """No lock: a view changes no row, and the caller's instance says if it is deleted."""
         viewer, post = write.viewer, write.post
         write.result = False
-        if viewer is None or not viewer.is_authenticated:
-            return
         if isinstance(post, PostCreate):
             state = self._state(post)
             payload = {"kind": state.kind, "author_id": state.author_id}
