@@ -19,7 +19,11 @@ A batch gives what its writes would give one after another, in order:
 5. events: one outbox INSERT, in the writes' order.
 
 A write may refer to an earlier write of the same batch: a `PostCreate` as the post of a
-like or a comment, a `CommentCreate` as the parent of a reply."""
+like or a comment, a `CommentCreate` as the parent of a reply.
+
+The statements are raw SQL where the ORM's per-row Python cost more than the database's own
+work; they need MariaDB 10.6 or later (INSERT … RETURNING for new ids, as Django's
+bulk_create uses on MariaDB, and JSON_TABLE for the counters)."""
 
 from __future__ import annotations
 
