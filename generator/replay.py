@@ -202,8 +202,10 @@ class DirectReplayer:
         applied again from its start (its rows, counts and created-object indexes), as a
         client retries a failed request."""
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
-            saved = (Counter(self.done), Counter(self.skipped), dict(self.posts),
-                     dict(self.comments), dict(self.communities), self.videos_skipped)  # fmt: skip
+            # Plan indexes are only ever added (in order), so their counts mark the rollback.
+            created = [self.posts, self.comments, self.communities]
+            saved = (Counter(self.done), Counter(self.skipped), self.videos_skipped,
+                     [len(indexes) for indexes in created])  # fmt: skip
             try:
                 with transaction.atomic():
                     if self.one_by_one:
@@ -215,8 +217,10 @@ class DirectReplayer:
             except OperationalError as exc:
                 if exc.args[0] not in LOCK_CONFLICTS or attempt == CHUNK_ATTEMPTS:
                     raise
-                (self.done, self.skipped, self.posts, self.comments, self.communities,
-                 self.videos_skipped) = saved  # fmt: skip
+                self.done, self.skipped, self.videos_skipped, counts = saved
+                for indexes, count in zip(created, counts, strict=True):
+                    for index in list(indexes)[count:]:
+                        del indexes[index]
                 time.sleep(random.uniform(0.01, 0.1) * attempt)
 
     def media_warm(self, actions: list[Action]) -> None:
