@@ -198,7 +198,6 @@ def main() -> None:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        began = time.monotonic()
         generators = [
             subprocess.Popen(
                 manage_command(
@@ -220,11 +219,14 @@ def main() -> None:
             for index in range(args.generators)
         ]
         outputs = [generator.communicate()[0] for generator in generators]
-        generated_in = time.monotonic() - began
+        generators_done = time.monotonic()
         generated_load = machine_load()
         probe_out, _ = probe.communicate(timeout=600)
         freshness = [float(x) for x in re.findall(r"^PROBE ([\d.]+)$", probe_out, re.MULTILINE)]
-        done = sum(int(m) for out in outputs for m in re.findall(r"(\d+) writes in", out))
+        # Each generator's own live phase (after its start-up), run side by side.
+        live = [re.search(r"live: (\d+) actions in ([\d.]+) s", out) for out in outputs]
+        done = sum(int(m.group(1)) for m in live if m)
+        generated_in = max((float(m.group(2)) for m in live if m), default=float("nan"))
         exits = [generator.returncode for generator in generators]
         for output, code in zip(outputs, exits, strict=True):
             if code:
@@ -237,7 +239,7 @@ def main() -> None:
             flush=True,
         )
         check = caught_up(env, timeout=900)
-        caught_up_after = time.monotonic() - began - generated_in
+        caught_up_after = time.monotonic() - generators_done
         print(
             f"\npipeline ({CORES} cores; asked {args.rate:g} actions/s for {args.duration:g} s, "
             f"achieved {done / generated_in:.0f}/s; Spark trigger {args.trigger}; "

@@ -81,6 +81,14 @@ class MediaMaker:
                 if key is not None:
                     self._future(key)
 
+    def start_all(self, topics: set[int]) -> None:
+        """Begin making a picture for each of `topics` and every clip (live traffic)."""
+        for topic in topics:
+            self._future(("image", topic % len(TOPICS)))
+        if self.videos_enabled:
+            for clip in range(VIDEO_POOL_SIZE):
+                self._future(("video", clip))
+
     def wait(self) -> None:
         """Wait until every file begun is made, and stop the threads (before a fork)."""
         for future in self.made.values():
@@ -164,6 +172,9 @@ class DirectReplayer:
         self.posts = dict(enumerate(reversed(recent)))
         likes = Like.objects.filter(post__in=self.posts.values()).values_list("user_id", "post_id")
         post_index = {post.pk: index for index, post in self.posts.items()}
+        # Live traffic posts pictures and clips; made now, they do not stall the first ones.
+        self.media.start_all(set(self.communities))
+        self.media.wait()
         self.live_started = timezone.now()
         return LiveWorld(
             users=len(self.users),

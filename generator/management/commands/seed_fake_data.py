@@ -193,6 +193,7 @@ class Command(BaseCommand):
         stop = {"now": False}
         previous = signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
         began = time.monotonic()
+        done_before = sum(backend.done.values())
         sent = 0
         try:
             with self._progress() as progress:
@@ -212,6 +213,7 @@ class Command(BaseCommand):
         finally:
             signal.signal(signal.SIGINT, previous)
         backend.live_seconds = time.monotonic() - began
+        backend.live_actions = sum(backend.done.values()) - done_before
         return [(burst, backend.live_started) for burst in traffic.bursts]
 
     # -- output -----------------------------------------------------------------------------
@@ -248,3 +250,9 @@ class Command(BaseCommand):
         actions = sum(backend.done.values())
         rate = actions / elapsed if elapsed else 0.0
         self.console.print(f"{actions} writes in {elapsed:.1f} s ({rate:.0f} actions/s)")
+        live = getattr(backend, "live_actions", None)
+        if live is not None:
+            seconds = backend.live_seconds
+            self.console.print(
+                f"live: {live} actions in {seconds:.1f} s ({live / seconds:.0f} actions/s)"
+            )
