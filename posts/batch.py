@@ -207,8 +207,8 @@ class _Batch:
             if isinstance(write, PostLike | PostUnlike) and isinstance(post, Post):
                 likes.add((write.user.pk, post.pk))
             if isinstance(write, CommentCreate):
-                community_id = post.community.pk if isinstance(post, PostCreate) else None
-                pairs.add((write.author.pk, community_id or post.community_id))
+                new = isinstance(post, PostCreate)
+                pairs.add((write.author.pk, post.community.pk if new else post.community_id))
             if isinstance(write, PostShare) and write.target_community is not None:
                 pairs.add((write.user.pk, write.target_community.pk))
         self._posts_lock(locked)
