@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from communities.models import Community, Membership
+from communities.selectors import community_cache_name
+from core.cache import version_bump_on_commit
 from events.envelope import EventType
 from events.services import NewEvent, event_append, events_append
 
@@ -90,6 +92,7 @@ def community_create(
                 payload={"name": name, "slug": slug, "member_count": 1},
                 occurred_at=occurred_at,
             )
+            version_bump_on_commit(community_cache_name(slug))
     except IntegrityError as exc:  # lost a race for the same name or slug
         raise ValidationError({"slug": "This name or URL name was just taken."}) from exc
     return community
@@ -160,6 +163,9 @@ def community_join_batch(joins: Sequence[Join]) -> None:
         for community_id, count in Counter(m.community_id for m in new).items():
             Community.objects.filter(pk=community_id).update(member_count=F("member_count") + count)
         events_append(events)
+        # The community headers (member count) are cached: one bump per community, on commit.
+        slugs = {m.community.slug for m in new}
+        version_bump_on_commit(*(community_cache_name(slug) for slug in slugs))
 
 
 def community_leave(
@@ -188,6 +194,7 @@ def community_leave(
             payload={"role": membership.role},
             occurred_at=occurred_at,
         )
+        version_bump_on_commit(community_cache_name(community.slug))
 
 
 def _membership_of(*, user: User, community: Community) -> Membership | None:
@@ -224,6 +231,7 @@ def community_transfer_ownership(
         memberships.filter(role=Membership.Role.OWNER).update(role=Membership.Role.MODERATOR)
         target.role = Membership.Role.OWNER
         target.save(update_fields=["role"])
+        version_bump_on_commit(community_cache_name(community.slug))
     return target
 
 
@@ -250,6 +258,7 @@ def membership_set_role(
             raise ValidationError({"role": "Transfer ownership to change the owner's role."})
         membership.role = role
         membership.save(update_fields=["role"])
+        version_bump_on_commit(community_cache_name(community.slug))
     return membership
 
 
@@ -283,6 +292,7 @@ def community_update(
             Community.objects.filter(pk=community.pk).update(
                 name=new_name, description=new_description
             )
+            version_bump_on_commit(community_cache_name(community.slug))
     except IntegrityError as exc:
         raise ValidationError({"name": "A community with this name already exists."}) from exc
     community.refresh_from_db()

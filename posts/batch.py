@@ -16,7 +16,9 @@ A batch gives what its writes would give one after another, in order:
    table (comments in waves when a reply's parent is new), removed likes with one DELETE;
 4. counters: each touched post's counters and hot score are written with one UPDATE for the
    whole batch, as values computed from the locked counters (posts.ranking);
-5. events: one outbox INSERT, in the writes' order.
+5. events: one outbox INSERT, in the writes' order;
+6. cache: one on-commit refresh of the listings and card versions of every post created or
+   changed (posts.listings.posts_changed_on_commit, as the one-by-one services did).
 
 A write may refer to an earlier write of the same batch: a `PostCreate` as the post of a
 like or a comment, a `CommentCreate` as the parent of a reply.
@@ -44,8 +46,8 @@ from communities.models import Community, Membership
 from communities.services import user_require_active
 from events.envelope import EventType
 from events.services import NewEvent, events_append
+from posts import listings, ranking
 from posts import media as media_lib
-from posts import ranking
 from posts.models import Comment, Like, Post, Share
 
 if TYPE_CHECKING:
@@ -477,6 +479,16 @@ class _Batch:
         self._likes_write()
         self._counters_write()
         events_append([event() for event in self.events])
+        self._listings_refresh()
+
+    def _listings_refresh(self) -> None:
+        """After commit, the listings and card versions of every post the batch created or
+        whose counters it changed, once for the batch (posts.listings); with a share, what
+        the reposts of the shared posts show changed too."""
+        changed = [s.pk for s in self.posts.values() if s.row is not None or s.changed]
+        changed += [repost.pk for repost, _ in self.reposts]
+        if changed:
+            listings.posts_changed_on_commit(changed, reposts=bool(self.shares))
 
     def _comments_insert(self) -> None:
         """Comments whose parent exists go first; then, wave by wave, replies to comments

@@ -23,6 +23,7 @@ from communities.models import Community, Membership
 from communities.services import user_require_active
 from events.envelope import EventType
 from events.services import event_append
+from posts import listings
 from posts import media as media_lib
 from posts.batch import (
     ATTRIBUTION_MAX,
@@ -138,6 +139,7 @@ def post_delete(*, actor: User, post: Post, occurred_at: datetime | None = None)
             payload={"kind": locked.kind, "author_id": locked.author_id, "deleted_by": role},
             occurred_at=occurred_at,
         )
+        listings.posts_changed_on_commit([locked.pk], reposts=True)
         transaction.on_commit(lambda: media_lib.media_delete(files))
     post.refresh_from_db()
 
