@@ -175,6 +175,26 @@ def test_a_batch_of_writes_shows_in_the_cached_feeds_and_cards(world, client, co
     assert f'{len(fans)}<span class="visually-hidden"> like' in card
 
 
+def test_a_build_that_read_before_a_write_committed_gets_it_from_the_change_log(
+    world, committed, monkeypatch
+):
+    """A write that finds a listing not built leaves it alone; a build whose database read
+    missed that write (it read before the commit) re-applies it from the change log."""
+    owner, home, *_ = world
+    with committed():
+        post = services.post_create(author=owner, community=home, kind="quote", text="racing")
+    hot = listings.feed_community(community_id=home.pk, order=FeedOrder("hot"))
+    ranking_of = listings.Listing.ranking
+    monkeypatch.setattr(
+        listings.Listing, "ranking", lambda listing: ranking_of(listing).exclude(pk=post.pk)
+    )
+    read(hot)  # builds the listing from a read that did not see the post
+    monkeypatch.undo()
+    ids, queries = read(hot)
+    assert queries == 0 and post.pk in ids
+    assert ids == database(FeedOrder("hot"), home.pk)
+
+
 def test_a_short_listing_is_a_prefix_and_deeper_reads_go_to_the_database(
     world, committed, settings
 ):
