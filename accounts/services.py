@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,6 +14,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 
 from accounts.models import Profile
 
@@ -27,7 +30,9 @@ class NewUser:
     bio: str = ""
 
 
-def _user_errors(user: NewUser) -> dict[str, list[str]]:
+def _user_errors(user: NewUser, *, taken: set[str] | None = None) -> dict[str, list[str]]:
+    """`taken`: the lower-cased usernames already in use, when the caller looked them up for
+    many users at once; else this asks the database."""
     errors: dict[str, list[str]] = {}
     user_model = get_user_model()
     try:
@@ -36,7 +41,11 @@ def _user_errors(user: NewUser) -> dict[str, list[str]]:
         errors["username"] = exc.messages
     if not user.username or len(user.username) > 150:
         errors["username"] = ["Choose a username of 1 to 150 characters."]
-    elif user_model.objects.filter(username__iexact=user.username).exists():
+    elif (
+        user.username.lower() in taken
+        if taken is not None
+        else user_model.objects.filter(username__iexact=user.username).exists()
+    ):
         errors["username"] = ["That username is taken."]
     if user.email:
         try:
@@ -48,10 +57,13 @@ def _user_errors(user: NewUser) -> dict[str, list[str]]:
     return errors
 
 
-def _user_validate(user: NewUser) -> None:
-    errors = _user_errors(user)
-    if errors:
-        raise ValidationError(errors)
+def _usernames_taken(names: Sequence[str]) -> set[str]:
+    """Which of `names` are in use, case-insensitively, with one query."""
+    if not names:
+        return set()
+    condition = functools.reduce(operator.or_, (Q(username__iexact=name) for name in names))
+    found = get_user_model().objects.filter(condition).values_list("username", flat=True)
+    return {name.lower() for name in found}
 
 
 def user_register(*, new_user: NewUser, password: str) -> AbstractBaseUser:
@@ -80,8 +92,11 @@ def user_register(*, new_user: NewUser, password: str) -> AbstractBaseUser:
 def users_create_bulk(*, new_users: Sequence[NewUser], password: str) -> list[AbstractBaseUser]:
     """Create many accounts at once for generated data; all share one password, hashed once
     (hashing is deliberately slow, and the generator makes thousands of people)."""
+    taken = _usernames_taken([u.username for u in new_users])
     for new_user in new_users:
-        _user_validate(new_user)
+        errors = _user_errors(new_user, taken=taken)
+        if errors:
+            raise ValidationError(errors)
     password_hash = make_password(password)
     user_model = get_user_model()
     with transaction.atomic():

@@ -5,6 +5,11 @@ job turns the topic into metric rows.
 
     .venv/bin/python bench/pipeline.py [--rate 1000] [--duration 300] [--generators 2]
 
+Each generator process applies its share of the rate through the batch services (one
+transaction per due batch of actions); one process holds ~1000 actions/s on its own on an
+idle 2-core machine (bench/seed_fake_data.py measures the generator alone), two leave room
+for the worker, Kafka and Spark on the same cores.
+
 Freshness, commit -> visible metric: a probe likes/unlikes its own post twice a second
 through the services; for each action it takes the time after the commit and polls the
 post's day-grain metric row until the action is counted: p50/p95/p99 over the run.
@@ -36,6 +41,7 @@ from bench.common import (
     arguments,
     database_drop,
     database_fresh,
+    machine_load,
     manage,
     manage_command,
     percentile,
@@ -192,7 +198,6 @@ def main() -> None:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        began = time.monotonic()
         generators = [
             subprocess.Popen(
                 manage_command(
@@ -214,10 +219,14 @@ def main() -> None:
             for index in range(args.generators)
         ]
         outputs = [generator.communicate()[0] for generator in generators]
-        generated_in = time.monotonic() - began
+        generators_done = time.monotonic()
+        generated_load = machine_load()
         probe_out, _ = probe.communicate(timeout=600)
         freshness = [float(x) for x in re.findall(r"^PROBE ([\d.]+)$", probe_out, re.MULTILINE)]
-        done = sum(int(m) for out in outputs for m in re.findall(r"(\d+) writes in", out))
+        # Each generator's own live phase (after its start-up), run side by side.
+        live = [re.search(r"live: (\d+) actions in ([\d.]+) s", out) for out in outputs]
+        done = sum(int(m.group(1)) for m in live if m)
+        generated_in = max((float(m.group(2)) for m in live if m), default=float("nan"))
         exits = [generator.returncode for generator in generators]
         for output, code in zip(outputs, exits, strict=True):
             if code:
@@ -225,15 +234,18 @@ def main() -> None:
                       sep="\n  ", flush=True)  # fmt: skip
         print(
             f"generator: {args.generators} processes, {done} actions in {generated_in:.1f} s = "
-            f"{done / generated_in:.0f}/s (asked {args.rate:g}/s); exits {exits}",
+            f"{done / generated_in:.0f}/s (asked {args.rate:g}/s); exits {exits}; "
+            f"{generated_load}",
             flush=True,
         )
         check = caught_up(env, timeout=900)
-        caught_up_after = time.monotonic() - began - generated_in
+        caught_up_after = time.monotonic() - generators_done
         print(
             f"\npipeline ({CORES} cores; asked {args.rate:g} actions/s for {args.duration:g} s, "
-            f"achieved {done / generated_in:.0f}/s; Spark trigger {args.trigger})"
+            f"achieved {done / generated_in:.0f}/s; Spark trigger {args.trigger}; "
+            f"{args.generators} generator processes)"
         )
+        print(f"  machine at the end of the load: {generated_load}")
         print(
             f"  freshness commit -> visible metric, {len(freshness)} probes: "
             f"p50 {percentile(freshness, 50):.2f} s  p95 {percentile(freshness, 95):.2f} s  "

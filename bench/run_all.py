@@ -5,7 +5,8 @@ exact commands and the sizes used.
     .venv/bin/python bench/run_all.py [--scale full|small] [--only write,read,...]
 
 --scale full (the default) uses each benchmark's own defaults, which are the issue's sizes:
-1,000,000 posts / 10,000,000 likes, 1000 actions/s for 5 minutes, 5,000,000 events. --scale
+1,000,000 posts / 10,000,000 likes, 1000 actions/s for 5 minutes, 5,000,000 events, a
+200,000-action back-fill. --scale
 small runs the same code with sizes a loaded 2-core machine finishes in about 15 minutes.
 Each benchmark prints its baseline and the ratio itself; this script only runs and records.
 """
@@ -68,6 +69,20 @@ BENCHES: dict[str, dict[str, list[str]]] = {
     "outbox": {
         "full": ["bench/outbox_publisher.py"],
         "small": ["bench/outbox_publisher.py", "--events", "10000", "--rounds", "2"],
+    },
+    "seed": {
+        "full": ["bench/seed_fake_data.py"],
+        "small": [
+            "bench/seed_fake_data.py",
+            "--users",
+            "300",
+            "--posts",
+            "2000",
+            "--actions",
+            "40000",
+            "--live-seconds",
+            "15",
+        ],
     },
 }
 

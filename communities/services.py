@@ -4,6 +4,9 @@ the same transaction (events.services.event_append)."""
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,7 +20,7 @@ from communities.models import Community, Membership
 from communities.selectors import community_cache_name
 from core.cache import version_bump_on_commit
 from events.envelope import EventType
-from events.services import event_append
+from events.services import NewEvent, event_append, events_append
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -95,33 +98,74 @@ def community_create(
     return community
 
 
+@dataclass(eq=False, kw_only=True)
+class Join:
+    """One join for `community_join_batch`; after it, `result` is the membership (new or
+    existing) or `error` what `community_join` raises."""
+
+    user: User
+    community: Community
+    occurred_at: datetime | None = None
+    result: Membership | None = field(default=None, init=False)
+    error: PermissionDenied | None = field(default=None, init=False)
+
+
 def community_join(
     *, user: User, community: Community, occurred_at: datetime | None = None
 ) -> Membership:
     """Join as a member. Idempotent: joining again returns the membership, no new event."""
-    user_require_active(user)
-    occurred_at = occurred_at or timezone.now()
-    existing = Membership.objects.filter(user=user, community=community).first()
-    if existing is not None:
-        return existing
+    join = Join(user=user, community=community, occurred_at=occurred_at)
     try:
-        with transaction.atomic():
-            membership = Membership.objects.create(
-                community=community, user=user, joined_at=occurred_at
-            )
-            Community.objects.filter(pk=community.pk).update(member_count=F("member_count") + 1)
-            event_append(
-                event_type=EventType.COMMUNITY_JOINED,
-                actor_id=user.pk,
-                community_id=community.pk,
-                payload={"role": membership.role},
-                occurred_at=occurred_at,
-            )
-            version_bump_on_commit(community_cache_name(community.slug))
+        community_join_batch([join])
     except IntegrityError:
         # A concurrent request joined first (unique user+community); that one has the event.
         return Membership.objects.get(user=user, community=community)
-    return membership
+    if join.error is not None:
+        raise join.error
+    return join.result
+
+
+def community_join_batch(joins: Sequence[Join]) -> None:
+    """Apply many joins, in order, in one transaction (a savepoint inside the caller's): one
+    query for the memberships that exist, one INSERT for the new ones, one UPDATE of
+    member_count per community, one outbox INSERT. The rules of `community_join`, which is
+    this for one join."""
+    pairs = {(join.user.pk, join.community.pk) for join in joins}
+    with transaction.atomic():
+        existing = {
+            (m.user_id, m.community_id): m
+            for m in Membership.objects.filter(
+                user_id__in={u for u, _ in pairs}, community_id__in={c for _, c in pairs}
+            )
+            if (m.user_id, m.community_id) in pairs
+        }
+        new: list[Membership] = []
+        events: list[NewEvent] = []
+        for join in joins:
+            try:
+                user_require_active(join.user)
+            except PermissionDenied as exc:
+                join.error = exc
+                continue
+            pair = (join.user.pk, join.community.pk)
+            if pair in existing:
+                join.result = existing[pair]
+                continue
+            at = join.occurred_at or timezone.now()
+            membership = Membership(community=join.community, user=join.user, joined_at=at)
+            existing[pair] = join.result = membership
+            new.append(membership)
+            events.append(NewEvent(EventType.COMMUNITY_JOINED, join.user.pk, join.community.pk,
+                                   payload={"role": membership.role}, occurred_at=at))  # fmt: skip
+        if not new:
+            return
+        Membership.objects.bulk_create(new)
+        for community_id, count in Counter(m.community_id for m in new).items():
+            Community.objects.filter(pk=community_id).update(member_count=F("member_count") + count)
+        events_append(events)
+        # The community headers (member count) are cached: one bump per community, on commit.
+        slugs = {m.community.slug for m in new}
+        version_bump_on_commit(*(community_cache_name(slug) for slug in slugs))
 
 
 def community_leave(

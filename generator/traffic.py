@@ -30,6 +30,10 @@ ZIPF_EXPONENT = 1.1
 PARETO_SHAPE = 1.6
 KIND_WEIGHTS = {"quote": 0.6, "image": 0.3, "video": 0.1}
 ENGAGEMENT_MIX = {"view": 0.55, "like": 0.27, "comment": 0.1, "share": 0.04, "unlike": 0.04}
+# What random.choices(verbs, weights) computes on every call; the same draws, done once.
+ENGAGEMENT_VERBS = list(ENGAGEMENT_MIX)
+ENGAGEMENT_CUM_WEIGHTS = list(itertools.accumulate(ENGAGEMENT_MIX.values()))
+VERB_LAST = len(ENGAGEMENT_VERBS) - 1
 HAWKES_BRANCHING = 0.85  # mean follow-on actions each action triggers (< 1: bursts die out)
 HAWKES_DECAY_S = 300.0  # how long one action keeps exciting the next (exp. kernel mean)
 
@@ -344,7 +348,10 @@ class Planner:
     def _engagement_action(self, state: _State, post: int, at: float) -> Action:
         community = state.post_community[post]
         members = state.members[community]
-        verb = self.rng.choices(list(ENGAGEMENT_MIX), list(ENGAGEMENT_MIX.values()))[0]
+        # random.choices(ENGAGEMENT_VERBS, cum_weights=...)[0], the same draw without its
+        # per-call set-up (this runs once per planned action).
+        draw = self.rng.random() * ENGAGEMENT_CUM_WEIGHTS[-1]
+        verb = ENGAGEMENT_VERBS[bisect.bisect(ENGAGEMENT_CUM_WEIGHTS, draw, 0, VERB_LAST)]
         user = self.rng.choice(members) if self.rng.random() < 0.8 else None
         if user is None:
             user = self.rng.randrange(self.sizes.users)

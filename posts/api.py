@@ -29,6 +29,7 @@ from posts.selectors import (
     FeedOrder,
     comment_list_for_post,
     community_id_for_slug,
+    post_get_for_action,
     post_get_for_viewer,
     post_list_api,
 )
@@ -237,8 +238,10 @@ class PostViewSet(
         )
         return self.get_paginated_response(posts)
 
-    def _post(self, pk: str) -> Post:
-        post = post_get_for_viewer(post_id=int(pk), viewer=self.request.user)
+    def _post(self, pk: str, *, shown: bool = True) -> Post:
+        """The post, or 404; `shown=False` for an action that does not show it (one query)."""
+        get = post_get_for_viewer if shown else post_get_for_action
+        post = get(post_id=int(pk), viewer=self.request.user)
         if post is None:
             raise Http404("No such post.")
         return post
@@ -289,12 +292,12 @@ class PostViewSet(
     )
     @action(detail=True, methods=["post", "delete"], permission_classes=[IsAuthenticated])
     def like(self, request, pk: str):
-        post = self._post(pk)
+        post = self._post(pk, shown=False)
         if request.method == "POST":
             post_like(user=request.user, post=post)
         else:
             post_unlike(user=request.user, post=post)
-        post.refresh_from_db(fields=["like_count"])
+        # The service leaves the counters it read under the post's row lock on `post`.
         return Response({"liked": request.method == "POST", "like_count": post.like_count})
 
     @extend_schema(methods=["GET"], responses={200: CommentOutput(many=True), **ERROR_RESPONSES})
@@ -305,7 +308,7 @@ class PostViewSet(
     )
     @action(detail=True, methods=["get", "post"], pagination_class=None)
     def comments(self, request, pk: str):
-        post = self._post(pk)
+        post = self._post(pk, shown=False)
         if request.method == "GET":
             paginator = StandardPagination()
             page = paginator.paginate_queryset(comment_list_for_post(post=post), request, self)
@@ -327,7 +330,7 @@ class PostViewSet(
     @extend_schema(request=ShareInput, responses={201: ShareOutput, **ERROR_RESPONSES})
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def share(self, request, pk: str):
-        post = self._post(pk)
+        post = self._post(pk, shown=False)
         data = ShareInput(data=request.data)
         data.is_valid(raise_exception=True)
         target = None

@@ -51,6 +51,7 @@ DEFAULT_ORDER = FeedOrder()
 
 
 def _visible_posts() -> QuerySet[Post]:
+    """The posts a viewer may see: where every feed and every action on a post starts."""
     return Post.objects.filter(deleted_at__isnull=True)
 
 
@@ -135,6 +136,12 @@ def post_list_author(*, author: User, viewer: User | AnonymousUser) -> QuerySet[
 
 def post_get_for_viewer(*, post_id: int, viewer: User | AnonymousUser) -> Post | None:
     return _posts_for_viewer(viewer).filter(pk=post_id).first()
+
+
+def post_get_for_action(*, post_id: int, viewer: User | AnonymousUser) -> Post | None:
+    """The post a viewer likes, comments on or shares, if they may see it: one query, without
+    what a page shows (related rows, liked_by_me)."""
+    return _visible_posts().filter(pk=post_id).first()
 
 
 def comment_threads(*, post: Post, page_number: str | int | None) -> Page:

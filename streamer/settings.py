@@ -226,7 +226,7 @@ TRENDS_RETENTION_HOURS = env.int("TRENDS_RETENTION_HOURS", default=24)
 # Off only to measure what the pipeline costs a request (bench/write_path.py): actions then
 # append no outbox event at all, so nothing reaches Kafka or the metrics.
 EVENTS_ENABLED = env.bool("EVENTS_ENABLED", default=True)
-OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=5000)
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=5)
 OUTBOX_RETENTION_HOURS = env.int("OUTBOX_RETENTION_HOURS", default=72)
 OUTBOX_PURGE_MINUTES = env.int("OUTBOX_PURGE_MINUTES", default=60)
