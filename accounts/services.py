@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
+from accounts.usernames import USERNAME_PATTERN, USERNAME_RULE, username_key
 
 BIO_MAX = 280
 
@@ -27,17 +32,30 @@ class NewUser:
     bio: str = ""
 
 
+def _username_key_taken(key: str) -> bool:
+    """Profiles keep the key; people made without a profile (createsuperuser) are few, and
+    are compared one by one."""
+    if Profile.objects.filter(username_key=key).exists():
+        return True
+    others = get_user_model().objects.filter(profile__isnull=True)
+    return any(username_key(name) == key for name in others.values_list("username", flat=True))
+
+
+def _username_errors(username: str) -> list[str]:
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        return [f"Choose a username of {USERNAME_RULE}"]
+    if get_user_model().objects.filter(username__iexact=username).exists():
+        return ["That username is taken."]
+    if _username_key_taken(username_key(username)):
+        return ["That username looks like one that is taken; choose a more distinct one."]
+    return []
+
+
 def _user_errors(user: NewUser) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    user_model = get_user_model()
-    try:
-        UnicodeUsernameValidator()(user.username)
-    except ValidationError as exc:
-        errors["username"] = exc.messages
-    if not user.username or len(user.username) > 150:
-        errors["username"] = ["Choose a username of 1 to 150 characters."]
-    elif user_model.objects.filter(username__iexact=user.username).exists():
-        errors["username"] = ["That username is taken."]
+    username_errors = _username_errors(user.username)
+    if username_errors:
+        errors["username"] = username_errors
     if user.email:
         try:
             validate_email(user.email)
@@ -71,9 +89,16 @@ def user_register(*, new_user: NewUser, password: str) -> AbstractBaseUser:
     if errors:
         raise ValidationError(errors)
     candidate.set_password(password)
-    with transaction.atomic():
-        candidate.save()
-        Profile.objects.create(user=candidate, bio=new_user.bio.strip())
+    try:
+        with transaction.atomic():
+            candidate.save()
+            Profile.objects.create(
+                user=candidate,
+                bio=new_user.bio.strip(),
+                username_key=username_key(candidate.username),
+            )
+    except IntegrityError as exc:  # lost a race for the same name or a look-alike
+        raise ValidationError({"username": ["That username was just taken."]}) from exc
     return candidate
 
 
@@ -102,7 +127,14 @@ def users_create_bulk(*, new_users: Sequence[NewUser], password: str) -> list[Ab
             users = list(user_model.objects.filter(username__in=usernames).order_by("id"))
         by_name = {user.username: user for user in users}
         Profile.objects.bulk_create(
-            [Profile(user=by_name[u.username], bio=u.bio.strip()) for u in new_users]
+            [
+                Profile(
+                    user=by_name[u.username],
+                    bio=u.bio.strip(),
+                    username_key=username_key(u.username),
+                )
+                for u in new_users
+            ]
         )
     return [by_name[u.username] for u in new_users]
 
@@ -115,9 +147,30 @@ def profile_update(*, user: AbstractBaseUser, bio: str) -> Profile:
     return profile
 
 
-def token_for(*, user: AbstractBaseUser) -> str:
-    """The user's API token, created on first use."""
-    from rest_framework.authtoken.models import Token
+def token_expires_at(token: Token) -> datetime:
+    return token.created + timedelta(hours=settings.API_TOKEN_TTL_HOURS)
 
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+
+def token_is_expired(token: Token) -> bool:
+    return timezone.now() >= token_expires_at(token)
+
+
+def token_issue(*, user: AbstractBaseUser) -> Token:
+    """The user's API token (one per person, shared by all their clients): the current one
+    while it lasts, a new one once it has expired or been revoked."""
+    with transaction.atomic():
+        token, _ = Token.objects.select_for_update().get_or_create(user=user)
+        if token_is_expired(token):
+            token.delete()
+            token = Token.objects.create(user=user)
+    return token
+
+
+def token_for(*, user: AbstractBaseUser) -> str:
+    return token_issue(user=user).key
+
+
+def tokens_revoke(*, user: AbstractBaseUser) -> int:
+    """Revoke every API token of the person (logging out of the API everywhere)."""
+    deleted, _ = Token.objects.filter(user=user).delete()
+    return deleted

@@ -20,7 +20,9 @@ from events.services import event_append
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48}[a-z0-9])$")
+SLUG_MIN, SLUG_MAX = 3, 50
+SLUG_PATTERN = rf"^[a-z0-9][a-z0-9-]{{{SLUG_MIN - 2},{SLUG_MAX - 2}}}[a-z0-9]$"
+SLUG_RE = re.compile(SLUG_PATTERN)
 NAME_MIN, NAME_MAX = 3, 100
 DESCRIPTION_MAX = 2000
 
