@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from accounts.services import (
     BIO_MAX,
     NewUser,
+    password_min_length,
     token_expires_at,
     token_issue,
     tokens_revoke,
@@ -35,7 +36,11 @@ class RegisterInput(serializers.Serializer):
         "looks like a taken name (Unicode confusables).",
         error_messages={"invalid": f"Choose a username of {USERNAME_RULE}"},
     )  # fmt: skip
-    password = serializers.CharField(max_length=128, write_only=True)
+    password = serializers.CharField(
+        min_length=password_min_length(), max_length=128, write_only=True, trim_whitespace=False,
+        help_text="Checked by the configured password validators: not too common, not all "
+        "digits, not like the username.",
+    )  # fmt: skip
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     first_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")

@@ -72,6 +72,18 @@ def _user_validate(user: NewUser) -> None:
         raise ValidationError(errors)
 
 
+def password_min_length() -> int:
+    """The shortest password the configured validators (AUTH_PASSWORD_VALIDATORS) accept."""
+    return max(
+        (
+            validator.min_length
+            for validator in password_validation.get_default_password_validators()
+            if isinstance(validator, password_validation.MinimumLengthValidator)
+        ),
+        default=1,
+    )
+
+
 def user_register(*, new_user: NewUser, password: str) -> AbstractBaseUser:
     """Create a person's account and profile. Raises ValidationError with per-field messages
     (username taken or malformed, weak password, bad e-mail)."""
