@@ -21,6 +21,7 @@ from accounts.services import (
     user_register,
 )
 from accounts.usernames import USERNAME_MAX, USERNAME_PATTERN, USERNAME_RULE
+from core.api import BodyInput
 from core.api_docs import ERROR_RESPONSES, LOCKED_OUT
 
 TOKEN_LIFETIME = (
@@ -30,21 +31,35 @@ TOKEN_LIFETIME = (
 )
 
 
-class RegisterInput(serializers.Serializer):
+class RegisterInput(BodyInput):
+    # Text as sent (no trimming): the limits in the schema are the ones checked.
     username = serializers.RegexField(
-        USERNAME_PATTERN, max_length=USERNAME_MAX, help_text=f"{USERNAME_RULE} Not one that "
-        "looks like a taken name (Unicode confusables).",
+        USERNAME_PATTERN,
+        max_length=USERNAME_MAX,
+        trim_whitespace=False,
+        help_text=f"{USERNAME_RULE} Not one that looks like a taken name (Unicode confusables).",
         error_messages={"invalid": f"Choose a username of {USERNAME_RULE}"},
-    )  # fmt: skip
+    )
     password = serializers.CharField(
-        min_length=password_min_length(), max_length=128, write_only=True, trim_whitespace=False,
+        min_length=password_min_length(),
+        max_length=128,
+        write_only=True,
+        trim_whitespace=False,
         help_text="Checked by the configured password validators: not too common, not all "
         "digits, not like the username.",
-    )  # fmt: skip
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    first_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
-    last_name = serializers.CharField(required=False, allow_blank=True, max_length=150, default="")
-    bio = serializers.CharField(required=False, allow_blank=True, max_length=BIO_MAX, default="")
+    )
+    email = serializers.EmailField(
+        required=False, allow_blank=True, default="", trim_whitespace=False
+    )
+    first_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=150, default="", trim_whitespace=False
+    )
+    last_name = serializers.CharField(
+        required=False, allow_blank=True, max_length=150, default="", trim_whitespace=False
+    )
+    bio = serializers.CharField(
+        required=False, allow_blank=True, max_length=BIO_MAX, default="", trim_whitespace=False
+    )
 
 
 class TokenOutput(serializers.Serializer):
@@ -57,9 +72,9 @@ class RegisterOutput(TokenOutput):
     username = serializers.CharField()
 
 
-class TokenInput(serializers.Serializer):
-    username = serializers.CharField(max_length=USERNAME_MAX)
-    password = serializers.CharField(max_length=128, write_only=True)
+class TokenInput(BodyInput):
+    username = serializers.CharField(trim_whitespace=False, max_length=USERNAME_MAX)
+    password = serializers.CharField(trim_whitespace=False, max_length=128, write_only=True)
 
 
 def _token_body(user) -> dict:

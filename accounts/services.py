@@ -41,18 +41,20 @@ def _username_key_taken(key: str) -> bool:
     return any(username_key(name) == key for name in others.values_list("username", flat=True))
 
 
-def _username_errors(username: str) -> list[str]:
+def _username_errors(username: str) -> list[str | ValidationError]:
+    """Code "conflict" where only another person's name is in the way (the API: 409)."""
     if not re.fullmatch(USERNAME_PATTERN, username):
         return [f"Choose a username of {USERNAME_RULE}"]
     if get_user_model().objects.filter(username__iexact=username).exists():
-        return ["That username is taken."]
+        return [ValidationError("That username is taken.", code="conflict")]
     if _username_key_taken(username_key(username)):
-        return ["That username looks like one that is taken; choose a more distinct one."]
+        message = "That username looks like one that is taken; choose a more distinct one."
+        return [ValidationError(message, code="conflict")]
     return []
 
 
-def _user_errors(user: NewUser) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
+def _user_errors(user: NewUser) -> dict[str, list]:
+    errors: dict[str, list] = {}
     username_errors = _username_errors(user.username)
     if username_errors:
         errors["username"] = username_errors
@@ -110,7 +112,8 @@ def user_register(*, new_user: NewUser, password: str) -> AbstractBaseUser:
                 username_key=username_key(candidate.username),
             )
     except IntegrityError as exc:  # lost a race for the same name or a look-alike
-        raise ValidationError({"username": ["That username was just taken."]}) from exc
+        taken = ValidationError("That username was just taken.", code="conflict")
+        raise ValidationError({"username": [taken]}) from exc
     return candidate
 
 

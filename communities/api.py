@@ -15,6 +15,7 @@ from communities.services import (
     DESCRIPTION_MAX,
     NAME_MAX,
     NAME_MIN,
+    NAME_PATTERN,
     SLUG_MAX,
     SLUG_PATTERN,
     community_create,
@@ -22,6 +23,7 @@ from communities.services import (
     community_leave,
     community_update,
 )
+from core.api import BodyInput, QueryParams
 from core.api_docs import ERROR_RESPONSES
 
 
@@ -43,27 +45,49 @@ class CommunityOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CommunityCreateInput(serializers.Serializer):
-    name = serializers.CharField(min_length=NAME_MIN, max_length=NAME_MAX)
+class CommunityCreateInput(BodyInput):
+    # Text as sent (no trimming): the limits in the schema are the ones checked.
+    name = serializers.RegexField(
+        NAME_PATTERN, min_length=NAME_MIN, max_length=NAME_MAX, trim_whitespace=False
+    )
     slug = serializers.RegexField(
-        SLUG_PATTERN, max_length=SLUG_MAX, required=False, allow_blank=True, default="",
-        help_text="The URL name: lowercase letters, digits and hyphens. Default: from the name.",
-    )  # fmt: skip
+        SLUG_PATTERN,
+        max_length=SLUG_MAX,
+        required=False,
+        default="",
+        trim_whitespace=False,
+        help_text="The URL name: lowercase letters, digits and hyphens. Left out: made from "
+        "the name.",
+    )
     description = serializers.CharField(
-        max_length=DESCRIPTION_MAX, required=False, allow_blank=True, default=""
+        max_length=DESCRIPTION_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
     )
 
 
-class CommunityUpdateInput(serializers.Serializer):
-    name = serializers.CharField(min_length=NAME_MIN, max_length=NAME_MAX, required=False)
+class CommunityUpdateInput(BodyInput):
+    name = serializers.RegexField(
+        NAME_PATTERN,
+        min_length=NAME_MIN,
+        max_length=NAME_MAX,
+        required=False,
+        trim_whitespace=False,
+    )
     description = serializers.CharField(
-        max_length=DESCRIPTION_MAX, required=False, allow_blank=True
+        max_length=DESCRIPTION_MAX, required=False, allow_blank=True, trim_whitespace=False
     )
 
 
-class CommunityListParams(serializers.Serializer):
+class CommunityListParams(QueryParams):
     search = serializers.CharField(
-        required=False, allow_blank=True, max_length=NAME_MAX, help_text="Part of the name."
+        required=False,
+        allow_blank=True,
+        max_length=NAME_MAX,
+        trim_whitespace=False,
+        help_text="Part of the name.",
     )
 
 

@@ -8,23 +8,19 @@ not parse (a body nested too deep, a forged cursor, a `limit` that is no number)
 
 from __future__ import annotations
 
-import io
 import math
-import re
 import sys
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import Model
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -45,6 +41,21 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflicts with an existing resource."
+    default_code = "conflict"
+
+
+def _only_conflicts(error: DjangoValidationError) -> bool:
+    """Every message of the error says a value is taken (code "conflict"): a 409."""
+    if hasattr(error, "error_dict"):
+        items = [item for items in error.error_dict.values() for item in items]
+    else:
+        items = error.error_list
+    return all(item.code == "conflict" for item in items)
+
+
 def django_validation_error_as_drf(error: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(error, "error_dict"):
         return exceptions.ValidationError(error.message_dict)
@@ -53,7 +64,8 @@ def django_validation_error_as_drf(error: DjangoValidationError) -> exceptions.V
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
-        exc = django_validation_error_as_drf(exc)
+        drf_error = django_validation_error_as_drf(exc)
+        exc = Conflict(drf_error.detail) if _only_conflicts(exc) else drf_error
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, OperationalError | InterfaceError) or (type(exc) is DatabaseError):
@@ -61,36 +73,51 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return drf_exception_handler(exc, context)
 
 
-# --- parsing ------------------------------------------------------------------------------
-
-_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-
-
-def json_depth_exceeds(body: bytes, limit: int) -> bool:
-    """Whether arrays and objects in `body` nest deeper than `limit` (strings skipped). Run
-    before json.loads, whose C parser recurses once per level and fails past Python's limit."""
-    depth = 0
-    for token in _JSON_TOKENS.finditer(body):
-        bracket = token.group()
-        if bracket in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif bracket in (b"]", b"}"):
-            depth -= 1
-    return False
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    if value is None:
+        return None  # the field's own allow_null decides
+    if isinstance(field, serializers.CharField | serializers.ChoiceField):
+        return None if isinstance(value, str) else "Not a valid string."
+    if isinstance(field, serializers.BooleanField):
+        return None if isinstance(value, bool) else "Must be a boolean."
+    if isinstance(field, serializers.IntegerField):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "A valid integer is required."
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "A valid number is required."
+    return None
 
 
-class DepthLimitedJSONParser(JSONParser):
-    """DRF's JSON parser, refusing (400) bodies nested deeper than API_JSON_MAX_DEPTH."""
+class BodyInput(serializers.Serializer):
+    """A request body. Sent as JSON, each value must have the type the schema gives it: DRF
+    alone would take 5 for "5" and "5" for 5. (A form sends text only, converted as usual.)"""
 
-    def parse(self, stream, media_type=None, parser_context=None):
-        body = stream.read() if stream is not None else b""
-        if json_depth_exceeds(body, settings.API_JSON_MAX_DEPTH):
-            raise exceptions.ParseError(
-                f"JSON parse error - nested deeper than {settings.API_JSON_MAX_DEPTH} levels."
-            )
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and not isinstance(data, QueryDict):
+            wrong = {
+                name: [message]
+                for name, field in self.fields.items()
+                if name in data and (message := _json_type_error(field, data[name]))
+            }
+            if wrong:
+                raise exceptions.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+class QueryParams(serializers.Serializer):
+    """Query parameters. One given empty (`?kind=`) is refused as the schema says, where DRF
+    would take it for a parameter not given."""
+
+    def to_internal_value(self, data):
+        blank = {
+            name: [serializers.CharField.default_error_messages["blank"]]
+            for name, field in self.fields.items()
+            if data.get(name) == "" and not getattr(field, "allow_blank", False)
+        }
+        if blank:
+            raise exceptions.ValidationError(blank)
+        return super().to_internal_value(data)
 
 
 # --- pagination -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ ERROR_RESPONSES = {
     401: OpenApiResponse(DETAIL, description="Not authenticated"),
     403: OpenApiResponse(DETAIL, description="Not allowed"),
     404: OpenApiResponse(DETAIL, description="Not found"),
+    409: OpenApiResponse(BAD_REQUEST, description="A name (or slug) that is already taken"),
     413: OpenApiResponse(DETAIL, description="Request body too large"),
     415: OpenApiResponse(DETAIL, description="Body not readable as its declared media type"),
     429: OpenApiResponse(DETAIL, description="Too many requests"),

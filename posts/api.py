@@ -20,8 +20,9 @@ from rest_framework.response import Response
 from accounts.usernames import USERNAME_MAX
 from communities.models import Community
 from communities.services import SLUG_MAX
-from core.api import DepthLimitedJSONParser, FeedCursorPagination, StandardPagination
+from core.api import BodyInput, FeedCursorPagination, QueryParams, StandardPagination
 from core.api_docs import ERROR_RESPONSES
+from core.parsers import DepthLimitedJSONParser
 from posts.media import MAX_IMAGE_BYTES, MAX_VIDEO_BYTES, MB
 from posts.models import Comment, Post
 from posts.selectors import (
@@ -115,26 +116,40 @@ class PostOutput(serializers.ModelSerializer):
         return None if post.content.is_deleted else self._url(post.content.thumbnail)
 
 
-class PostCreateInput(serializers.Serializer):
-    community = serializers.SlugField(max_length=SLUG_MAX)
+class PostCreateInput(BodyInput):
+    community = serializers.SlugField(trim_whitespace=False, max_length=SLUG_MAX)
     kind = serializers.ChoiceField(choices=Post.Kind.choices)
     body = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=TEXT_MAX,
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TEXT_MAX,
         help_text="The quote (kind=quote, required there).",
-    )  # fmt: skip
+    )
     attribution = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=ATTRIBUTION_MAX,
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=ATTRIBUTION_MAX,
         help_text="Who said it (quotes only).",
-    )  # fmt: skip
+    )
     caption = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=TEXT_MAX,
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TEXT_MAX,
         help_text="Text under an image or video.",
-    )  # fmt: skip
+    )
     media = serializers.FileField(
-        required=False, allow_null=True, default=None,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text=f"kind=image: PNG, JPEG, GIF or WebP up to {MAX_IMAGE_BYTES // MB} MB; "
         f"kind=video: MP4 or WebM up to {MAX_VIDEO_BYTES // MB} MB (multipart/form-data).",
-    )  # fmt: skip
+    )
 
 
 class LikeOutput(serializers.Serializer):
@@ -163,19 +178,29 @@ class CommentOutput(serializers.ModelSerializer):
         return data
 
 
-class CommentCreateInput(serializers.Serializer):
-    body = serializers.CharField(max_length=COMMENT_MAX)
+class CommentCreateInput(BodyInput):
+    body = serializers.RegexField(
+        r"\S",
+        max_length=COMMENT_MAX,
+        trim_whitespace=False,
+        help_text="Not only spaces.",
+        error_messages={"invalid": "Write something first."},
+    )
     parent = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=2**62
     )
 
 
-class ShareInput(serializers.Serializer):
+class ShareInput(BodyInput):
     community = serializers.SlugField(
-        max_length=SLUG_MAX, required=False, allow_blank=True, default=""
+        trim_whitespace=False, max_length=SLUG_MAX, required=False, allow_blank=True, default=""
     )
     comment = serializers.CharField(
-        max_length=SHARE_COMMENT_MAX, required=False, allow_blank=True, default=""
+        trim_whitespace=False,
+        max_length=SHARE_COMMENT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
     )
 
 
@@ -188,12 +213,15 @@ class ShareOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PostListParams(serializers.Serializer):
+class PostListParams(QueryParams):
     community = serializers.CharField(
-        required=False, max_length=SLUG_MAX, help_text="Community slug."
+        trim_whitespace=False, required=False, max_length=SLUG_MAX, help_text="Community slug."
     )
     author = serializers.CharField(
-        required=False, max_length=USERNAME_MAX, help_text="Author's username."
+        trim_whitespace=False,
+        required=False,
+        max_length=USERNAME_MAX,
+        help_text="Author's username.",
     )
     kind = serializers.ChoiceField(choices=Post.Kind.choices, required=False)
     ordering = serializers.ChoiceField(choices=["hot", "new", "top"], required=False)
@@ -228,6 +256,7 @@ class PostViewSet(
     serializer_class = PostOutput
     pagination_class = FeedCursorPagination
     lookup_value_regex = POST_ID_REGEX
+    # Posts may carry a file (multipart); the other actions read JSON only.
     parser_classes = [DepthLimitedJSONParser, MultiPartParser, FormParser]
     filter_backends: list = []
 
@@ -309,7 +338,12 @@ class PostViewSet(
         request=CommentCreateInput,
         responses={201: CommentOutput, **ERROR_RESPONSES},
     )
-    @action(detail=True, methods=["get", "post"], pagination_class=StandardPagination)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        pagination_class=StandardPagination,
+        parser_classes=[DepthLimitedJSONParser],
+    )
     def comments(self, request, pk: str):
         post = self._post(pk)
         if request.method == "GET":
@@ -330,7 +364,12 @@ class PostViewSet(
         return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ShareInput, responses={201: ShareOutput, **ERROR_RESPONSES})
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated],
+        parser_classes=[DepthLimitedJSONParser],
+    )
     def share(self, request, pk: str):
         post = self._post(pk)
         data = ShareInput(data=request.data)

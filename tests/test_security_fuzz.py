@@ -32,21 +32,69 @@ RAW_QUERY_VALUES = [
     "%ED%A0%80",  # an encoded lone surrogate
 ]
 TEXT_VALUES = [
-    "", " ", "-1", "0", "1.5", "1e309", "-1e309", "NaN", "Infinity", "true", "null",
-    "99999999999999999999999999999", "-9223372036854775809", "18446744073709551616",
-    "[]", "{}", "[[[[[[]]]]]]", "x" * 10_000, "'; DROP TABLE posts_post; --",
-    "../../etc/passwd", "<script>alert(1)</script>", "2026-13-45T25:61:00Z", "0000-00-00",
-    "9999-12-31T23:59:59Z", "\u202e\u200b", "a,b,c",
+    "",
+    " ",
+    "-1",
+    "0",
+    "1.5",
+    "1e309",
+    "-1e309",
+    "NaN",
+    "Infinity",
+    "true",
+    "null",
+    "99999999999999999999999999999",
+    "-9223372036854775809",
+    "18446744073709551616",
+    "[]",
+    "{}",
+    "[[[[[[]]]]]]",
+    "x" * 10_000,
+    "'; DROP TABLE posts_post; --",
+    "../../etc/passwd",
+    "<script>alert(1)</script>",
+    "2026-13-45T25:61:00Z",
+    "0000-00-00",
+    "9999-12-31T23:59:59Z",
+    "\u202e\u200b",
+    "a,b,c",
     # forged cursors: positions of the wrong type, odd offsets, not base64, not UTF-8
-    _b64("p=abc"), _b64("o=1&r=1&p=nan"), _b64("p=" + "9" * 400), _b64("o=-1"),
-    _b64("o=99999999999999999999&p=1"), _b64(b"p=\xff\xfe"), _b64("r=2&p=2026-01-01"),
-    "!!!!", "cD1hYmM",
+    _b64("p=abc"),
+    _b64("o=1&r=1&p=nan"),
+    _b64("p=" + "9" * 400),
+    _b64("o=-1"),
+    _b64("o=99999999999999999999&p=1"),
+    _b64(b"p=\xff\xfe"),
+    _b64("r=2&p=2026-01-01"),
+    "!!!!",
+    "cD1hYmM",
 ]
 DEEP = "[" * 100 + "]" * 100
 JSON_VALUES: list = [
-    1, -1, 0, 2**64, -(2**63) - 1, 1e308, -1e308, 1.5, True, False, None, [], {}, [1, "a"],
-    {"a": {"b": {"c": [1, 2, 3]}}}, json.loads(DEEP), "x" * 100_000, "\u0000", "\ud83d", "",
-    " ", "null", "NaN", [None] * 1000,
+    1,
+    -1,
+    0,
+    2**64,
+    -(2**63) - 1,
+    1e308,
+    -1e308,
+    1.5,
+    True,
+    False,
+    None,
+    [],
+    {},
+    [1, "a"],
+    {"a": {"b": {"c": [1, 2, 3]}}},
+    json.loads(DEEP),
+    "x" * 100_000,
+    "\u0000",
+    "\ud83d",
+    "",
+    " ",
+    "null",
+    "NaN",
+    [None] * 1000,
 ]
 RAW_BODIES: list[tuple[bytes, str]] = [
     (b"\xff\xfe\xfd{}", "application/json"),
@@ -58,7 +106,10 @@ RAW_BODIES: list[tuple[bytes, str]] = [
     (b"", "application/json"),
     (b"\xff=\xfe&name=%FF", "application/x-www-form-urlencoded"),
     (b"--b\r\n\xc3\x89\xc2\xb5--b--\r\n", "multipart/form-data; boundary=b"),
-    (b"--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n" + b"\xff" * 100, "multipart/form-data; boundary=b"),  # noqa: E501
+    (
+        b'--b\r\nContent-Disposition: form-data; name="x"\r\n\r\n' + b"\xff" * 100,
+        "multipart/form-data; boundary=b",
+    ),
     (b"<xml/>", "application/xml"),
 ]
 
@@ -160,7 +211,9 @@ def test_no_input_gives_a_server_error(world: World):
         for name in op.body_fields:
             for value in JSON_VALUES:
                 body = json.dumps({name: value}, allow_nan=True)
-                response = _send(world.client, op.method, url, data=body, content_type="application/json")  # noqa: E501
+                response = _send(
+                    world.client, op.method, url, data=body, content_type="application/json"
+                )
                 check(op, response, f"json {name}={value!r}")
             for value in TEXT_VALUES:
                 response = world.client.generic(
