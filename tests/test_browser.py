@@ -17,6 +17,8 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 from playwright.sync_api import Page, expect, sync_playwright
 
+from tests.support.browser import csp_violations_watch
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -56,7 +58,10 @@ def page(live_server, settings, tmp_path):
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
-        yield context.new_page()
+        page = context.new_page()
+        blocked = csp_violations_watch(page)
+        yield page
+        assert blocked == [], f"the Content Security Policy blocked: {blocked}"
         context.close()
         browser.close()
 
