@@ -356,5 +356,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"kafka": {"level": "WARNING"}},
+    "loggers": {"kafka": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
