@@ -186,3 +186,11 @@ def test_sign_up_post_like_comment_reply_share(page: Page, live_server):
         "community_created", "post_created", "post_viewed", "post_liked",
         "comment_created", "post_shared",
     } <= types  # fmt: skip
+
+
+@pytest.mark.browser
+def test_api_docs_render_under_the_content_security_policy(page: Page, live_server):
+    """Swagger UI draws the schema with nothing inline (the fixture fails on any CSP block)."""
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("Streamer API")
+    expect(page.get_by_text("/api/v1/auth/logout/")).to_be_visible()
