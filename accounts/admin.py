@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from accounts.models import Profile
-from accounts.services import tokens_revoke
+from accounts.services import profile_ensure, tokens_revoke
 
 
 @admin.register(Profile)
@@ -21,6 +21,10 @@ class PersonAdmin(UserAdmin):
     """Django's user admin, plus revoking a person's API tokens (their API log-out)."""
 
     actions = ["api_tokens_revoke"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        profile_ensure(user=obj)
 
     @admin.action(description="Revoke the API tokens of the selected people")
     def api_tokens_revoke(self, request, queryset) -> None:

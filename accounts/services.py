@@ -33,12 +33,27 @@ class NewUser:
 
 
 def _username_key_taken(key: str) -> bool:
-    """Profiles keep the key; people made without a profile (createsuperuser) are few, and
+    """Profiles keep the key (the services and the admin give everyone one). Staff made by
+    `createsuperuser` have none: they are few, and the names most worth imitating, so they
     are compared one by one."""
     if Profile.objects.filter(username_key=key).exists():
         return True
-    others = get_user_model().objects.filter(profile__isnull=True)
-    return any(username_key(name) == key for name in others.values_list("username", flat=True))
+    staff = get_user_model().objects.filter(profile__isnull=True, is_staff=True)
+    return any(username_key(name) == key for name in staff.values_list("username", flat=True))
+
+
+def profile_ensure(*, user: AbstractBaseUser) -> Profile:
+    """Give a person made outside registration (the admin's "Add user") a profile with the
+    key of their username, so later look-alikes of it are refused."""
+    profile, _ = Profile.objects.get_or_create(user=user)
+    if profile.username_key is None:
+        try:
+            with transaction.atomic():
+                key = username_key(user.username)
+                Profile.objects.filter(pk=profile.pk).update(username_key=key)
+        except IntegrityError:
+            pass  # staff chose a look-alike on purpose; the first of the two keeps the key
+    return profile
 
 
 def _username_errors(username: str) -> list[str | ValidationError]:
