@@ -8,7 +8,9 @@ here; `make security` runs the same with STREAMER_SCHEMATHESIS_EXAMPLES
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 
 from posts.services import comment_create, post_create
@@ -48,8 +50,28 @@ def hypothesis_settings(examples: int, **extra) -> settings:
     )
 
 
+class Workflow(schema.as_state_machine()):
+    """Each scenario runs in a transaction rolled back after it (the app runs in this thread,
+    on this connection): every scenario starts from the same data, as Hypothesis needs to
+    replay one (a token revoked by a logout, a name taken, would change what it draws)."""
+
+    def setup(self) -> None:
+        # Django closes the connection after each request (CONN_MAX_AGE=0 in tests), which
+        # would end the scenario's transaction: not while a scenario runs.
+        for signal in (request_started, request_finished):
+            signal.disconnect(close_old_connections)
+        self._scenario = transaction.atomic()
+        self._scenario.__enter__()
+
+    def teardown(self) -> None:
+        transaction.set_rollback(True)
+        self._scenario.__exit__(None, None, None)
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)
+
+
 def workflows_run(*, examples: int, steps: int) -> None:
-    schema.as_state_machine().run(settings=hypothesis_settings(examples, stateful_step_count=steps))
+    Workflow.run(settings=hypothesis_settings(examples, stateful_step_count=steps))
 
 
 @schema.parametrize()

@@ -340,7 +340,7 @@ def test_a_person_added_in_the_admin_cannot_be_imitated(admin_client):
             "usable_password": "true",
             "password1": password,
             "password2": password,
-        },  # noqa: E501
+        },
     )
     assert added.status_code == 302
     with pytest.raises(Exception, match="looks like"):
