@@ -2,8 +2,9 @@
 address.
 
 Service functions raise Django's ValidationError and PermissionDenied; the exception handler
-turns them into DRF's 400 (with per-field messages) and 403, so a rule lives only in the
-service and the API never restates it. A database outage becomes a clean 503. Input that does
+turns them into DRF's 400 (with per-field messages; 409 when every message has the code
+"conflict": a name already taken) and 403, so a rule lives only in the service and the API
+never restates it. A database outage becomes a clean 503. Input that does
 not parse (a body nested too deep, a forged cursor, a `limit` that is no number) is a 400."""
 
 from __future__ import annotations
