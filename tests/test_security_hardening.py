@@ -440,3 +440,28 @@ def test_token_expiry_and_logout_are_in_the_schema(client):
     assert "expires" in token["description"]
     assert "/api/v1/auth/logout/" in schema["paths"]
     assert "429" in token["responses"]
+
+
+# --- issue 17: the contract states the rules and the answers -----------------------------------
+
+
+@pytest.mark.django_db
+def test_the_schema_states_the_rules_and_every_answer(client):
+    from communities.services import NAME_MAX, NAME_MIN, SLUG_PATTERN
+
+    spec = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = spec["components"]["schemas"]
+    comments = spec["paths"]["/api/v1/posts/{id}/comments/"]["get"]
+    ref = comments["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = components[ref.rsplit("/", 1)[-1]]["properties"]
+    assert {"count", "next", "previous", "results"} <= set(page)
+    limit = next(p for p in comments["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 100)
+    name = components["CommunityCreateInputRequest"]["properties"]["name"]
+    assert (name["minLength"], name["maxLength"]) == (NAME_MIN, NAME_MAX)
+    slug = components["CommunityCreateInputRequest"]["properties"]["slug"]
+    assert slug["pattern"] == SLUG_PATTERN
+    for url, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            codes = set(operation["responses"])
+            assert {"400", "401", "403", "404", "413", "415", "429", "503"} <= codes, (url, method)
