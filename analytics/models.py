@@ -1,23 +1,24 @@
 from django.db import models
 
-from spark_jobs.contract import Tables
+from spark_jobs.contract import GRAIN_DAY, GRAIN_HOUR, GRAIN_WINDOW, Tables
 
 
 class EngagementGrain(models.TextChoices):
     """Time buckets of the engagement tables. `window` is the streaming job's event-time
     window (1 minute unless the job runs with another `--window`); `hour` and `day` are
-    rollups the job recomputes from the window rows in the same transaction."""
+    aggregated by the job the same way, from the same events."""
 
-    WINDOW = "window", "stream window"
-    HOUR = "hour", "hour"
-    DAY = "day", "day"
+    WINDOW = GRAIN_WINDOW, "stream window"
+    HOUR = GRAIN_HOUR, "hour"
+    DAY = GRAIN_DAY, "day"
 
 
 class EngagementCounts(models.Model):
     """Counts of one entity in one time bucket, written only by `spark_jobs.engagement`.
 
-    Every count is *set* from the job's state, never incremented, so a replayed batch writes
-    the same values again. `engagement_score` weighs the counts by
+    Spark keeps each bucket's counts and actor sketch in its streaming state and writes the
+    buckets a batch changed: every value is *set* from that state, never incremented, so a
+    replayed batch writes the same values again. `engagement_score` weighs the counts by
     `spark_jobs.contract.SCORE_WEIGHTS`. Buckets are [window_start,
     window_end) in UTC. A bucket is final once its window_end is at or before the watermark
     recorded in `SparkBatch`; later events are dropped by the job."""
@@ -32,7 +33,14 @@ class EngagementCounts(models.Model):
     comments = models.PositiveIntegerField(default=0)
     shares = models.PositiveIntegerField(default=0)
     distinct_actors = models.PositiveIntegerField(
-        default=0, help_text="Exact count of distinct users behind the counted events."
+        default=0,
+        help_text="Distinct users behind the counted events, estimated from actors_sketch "
+        "(exact below ~1,500; about 0.8% relative error above).",
+    )
+    actors_sketch = models.BinaryField(
+        null=True,
+        blank=True,
+        help_text="HyperLogLog sketch (Apache DataSketches) of the actors, for unions.",
     )
     engagement_score = models.DecimalField(max_digits=14, decimal_places=1, default=0)
     updated_at = models.DateTimeField()
@@ -90,17 +98,19 @@ class CommunityEngagement(EngagementCounts):
         return f"community {self.community_id} {self.grain} {self.window_start:%Y-%m-%d %H:%M}"
 
 
-class EngagementActorWindow(models.Model):
-    """What one user did on one post (or, with post_id 0, in one community) in one window:
-    the streaming aggregation's own output, upserted as is. Post and community rows are
-    recomputed from these rows, which is what makes `distinct_actors` exact at every grain
-    (Spark can only count distinct values approximately in a streaming aggregation)."""
+class EngagementStaging(models.Model):
+    """The engagement job's scratch table: Spark's executors write the buckets a micro-batch
+    changed here (through Spark's JDBC writer), then one transaction moves them into the post
+    and community tables with the batch's ledger row, and deletes them. Rows of an attempt
+    that crashed before its commit are deleted by the next commit."""
 
+    batch_id = models.BigIntegerField()
+    token = models.CharField(max_length=32, help_text="One attempt at writing a batch.")
+    post_id = models.BigIntegerField(help_text="0 for a community row.")
+    community_id = models.BigIntegerField()
+    grain = models.CharField(max_length=8, choices=EngagementGrain.choices)
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
-    community_id = models.BigIntegerField()
-    post_id = models.BigIntegerField(help_text="0 for community-level events.")
-    actor_id = models.BigIntegerField()
     views = models.PositiveIntegerField(default=0)
     likes = models.PositiveIntegerField(default=0)
     unlikes = models.PositiveIntegerField(default=0)
@@ -110,26 +120,16 @@ class EngagementActorWindow(models.Model):
     posts_created = models.PositiveIntegerField(default=0)
     members_joined = models.PositiveIntegerField(default=0)
     members_left = models.PositiveIntegerField(default=0)
+    distinct_actors = models.PositiveIntegerField(default=0)
+    actors_sketch = models.BinaryField(null=True)
     engagement_score = models.DecimalField(max_digits=14, decimal_places=1, default=0)
-    updated_at = models.DateTimeField()
 
     class Meta:
-        db_table = Tables.ACTOR_WINDOW
-        constraints = [
-            models.UniqueConstraint(
-                fields=["post_id", "window_start", "actor_id", "community_id"],
-                name="engagement_actor_window_key",
-            )
-        ]
-        indexes = [
-            models.Index(
-                fields=["community_id", "window_start", "actor_id"],
-                name="engagement_actor_community",
-            )
-        ]
+        db_table = Tables.ENGAGEMENT_STAGING
+        indexes = [models.Index(fields=["token"], name="engagement_staging_token")]
 
     def __str__(self) -> str:
-        return f"actor {self.actor_id} post {self.post_id} {self.window_start:%Y-%m-%d %H:%M}"
+        return f"staged {self.grain} {self.window_start:%Y-%m-%d %H:%M} (batch {self.batch_id})"
 
 
 class EngagementDeadLetter(models.Model):
@@ -178,6 +178,10 @@ class SparkBatch(models.Model):
     end_offsets = models.JSONField(help_text='{"partition": next offset to read}.')
     message_count = models.BigIntegerField(null=True, blank=True)
     output_rows = models.IntegerField(default=0)
+    late_events = models.IntegerField(
+        db_default=0,
+        help_text="Events that arrived behind the watermark and were not counted.",
+    )
     watermark = models.DateTimeField(null=True, blank=True)
     batch_started_at = models.DateTimeField(null=True, blank=True)
     applied_at = models.DateTimeField()

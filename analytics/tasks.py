@@ -1,8 +1,8 @@
-"""The trend model's Celery tasks. Thin: the work is in `analytics.services.trends`."""
+"""The analytics app's Celery tasks. Thin: the work is in `analytics.services`."""
 
 from celery import shared_task
 
-from analytics.services import trends
+from analytics.services import metrics, trends
 
 
 @shared_task
@@ -23,3 +23,10 @@ def trends_predict() -> dict:
     if outcome.run is None:
         return {"skipped": outcome.skipped}
     return {"prediction_run": outcome.run.pk, "status": outcome.run.status}
+
+
+@shared_task(ignore_result=True)
+def engagement_windows_prune() -> int:
+    """Delete stream-window metric rows past ANALYTICS_WINDOW_RETENTION_HOURS (hour and day
+    rows stay). Run by Celery beat every hour."""
+    return metrics.engagement_windows_prune()

@@ -6,9 +6,11 @@ metrics.
 
 Generates what the engagement job would have written over `--days` days: about `--rows`
 post stream-window rows (1-minute windows in which a post had activity; posts' activity
-is Zipf-distributed and follows a daily rhythm), their per-actor rows, and the post and
-community rows at the window, hour and day grains, with the sink's semantics (sums of the
-actor rows, exact distinct actors). Rows go in with multi-row INSERTs in chunks.
+is Zipf-distributed and follows a daily rhythm) from generated actions of simulated
+actors, and the post and community rows at the window, hour and day grains with the job's
+semantics (sums, distinct actors). Community rows carry actor sketches where the dashboard
+unions them (active users: hour rows, and window rows of the last two hours). Rows go in
+with multi-row INSERTs in chunks.
 
 Then it times, with Django's test client as a signed-in staff user, every request the
 dashboard makes (summary, time series at each granularity, top lists, model runs and
@@ -82,6 +84,7 @@ def load(args: argparse.Namespace, now: datetime) -> dict[str, int]:
     from django.contrib.auth import get_user_model
 
     from analytics.models import EngagementDeadLetter, SparkBatch
+    from analytics.sketches import sketch_of
     from communities.models import Community
     from posts.models import Post
 
@@ -148,11 +151,12 @@ def load(args: argparse.Namespace, now: datetime) -> dict[str, int]:
     actors["score10"] = (
         actors["views"] + 10 * actors["net_likes"] + 20 * actors["comments"] + 30 * actors["shares"]
     )
-    print(f"generated {len(actors):,} actor rows in {_since(started)}")
+    print(f"generated {len(actors):,} actions in {_since(started)}")
 
     epoch = np.datetime64(start.replace(tzinfo=None), "m")
     actors["window_start"] = epoch + actors["minute"].to_numpy().astype("timedelta64[m]")
-    counts = {"actor window rows": _insert_actor_rows(actors, now)}
+    counts = {}
+    recent = np.datetime64(now.replace(tzinfo=None), "m") - np.timedelta64(2, "h")
 
     sums = ["views", "likes", "unlikes", "net_likes", "comments", "shares", "score10"]
     community_sums = [*sums, "posts_created", "members_joined", "members_left"]
@@ -168,14 +172,20 @@ def load(args: argparse.Namespace, now: datetime) -> dict[str, int]:
         bucket = actors["window_start"].dt.floor({"m": "min", "h": "h", "D": "D"}[unit])
         grouped = actors.assign(bucket=bucket).groupby(["community_id", "bucket"])
         rows = grouped[community_sums].sum().join(grouped["actor_id"].nunique().rename("actors"))
+        rows = rows.join(grouped["actor_id"].apply(set).rename("actor_ids")).reset_index()
+        unioned = rows["bucket"] >= recent if grain == "window" else rows["bucket"].notna()
+        rows["actors_sketch"] = [
+            sketch_of(ids) if wanted else None
+            for ids, wanted in zip(rows["actor_ids"], unioned, strict=True)
+        ]
         counts[f"community {grain} rows"] = _insert_metric_rows(
             "analytics_community_engagement",
             "community_id",
-            rows.reset_index(),
+            rows,
             grain,
             unit,
             now,
-            extra=("posts_created", "members_joined", "members_left"),
+            extra=("posts_created", "members_joined", "members_left", "actors_sketch"),
         )
 
     SparkBatch.objects.create(
@@ -221,60 +231,6 @@ def _community_activity(rng, communities, minutes: int):
     frame["posts_created"] = (rng.random(size) < 0.5).astype(int)
     frame["members_joined"] = 1 - frame["posts_created"]
     return frame.astype({c: np.int64 for c in frame.columns})
-
-
-def _insert_actor_rows(actors, now: datetime) -> int:
-    columns = (
-        "window_start",
-        "window_end",
-        "community_id",
-        "post_id",
-        "actor_id",
-        "views",
-        "likes",
-        "unlikes",
-        "net_likes",
-        "comments",
-        "shares",
-        "posts_created",
-        "members_joined",
-        "members_left",
-        "engagement_score",
-        "updated_at",
-    )
-    starts = actors["window_start"].to_numpy().astype("datetime64[us]").tolist()
-    updated = now.replace(tzinfo=None)
-    values = (
-        (
-            start,
-            start + timedelta(minutes=1),
-            *row[:12],
-            row[12] / 10,
-            updated,
-        )
-        for start, row in zip(
-            starts,
-            actors[
-                [
-                    "community_id",
-                    "post_id",
-                    "actor_id",
-                    "views",
-                    "likes",
-                    "unlikes",
-                    "net_likes",
-                    "comments",
-                    "shares",
-                    "posts_created",
-                    "members_joined",
-                    "members_left",
-                    "score10",
-                ]
-            ].itertuples(index=False, name=None),
-            strict=True,
-        )
-    )
-    return _insert("analytics_engagement_actor_window", columns, values)
 
 
 def _insert_metric_rows(

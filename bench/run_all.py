@@ -54,6 +54,17 @@ BENCHES: dict[str, dict[str, list[str]]] = {
         "full": ["bench/spark_replay.py"],
         "small": ["bench/spark_replay.py", "--events", "300000", "--posts", "5000"],
     },
+    "freshness": {
+        "full": ["bench/spark_engagement.py", "--skip-throughput", "--sweep", "2000,4000,8000"],
+        "small": [
+            "bench/spark_engagement.py",
+            "--skip-throughput",
+            "--live-rate",
+            "500",
+            "--live-seconds",
+            "60",
+        ],
+    },
     "outbox": {
         "full": ["bench/outbox_publisher.py"],
         "small": ["bench/outbox_publisher.py", "--events", "10000", "--rounds", "2"],
@@ -100,8 +111,10 @@ def main() -> None:
         code, output, seconds = run(command)
         if code != 0:
             failed.append(name)
+        load_after = os.getloadavg()[0]
         sections += [
-            f"### {name} ({seconds:.0f} s{', FAILED exit ' + str(code) if code else ''})",
+            f"### {name} ({seconds:.0f} s{', FAILED exit ' + str(code) if code else ''}; "
+            f"load {load_after:.1f} at its end)",
             "```",
             f"$ {PY} {' '.join(command)}",
             summary(output),

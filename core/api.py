@@ -174,8 +174,11 @@ class FeedCursorPagination(CursorPagination):
     """Cursor pagination for feeds: stable under inserts, no COUNT(*) over the table.
 
     The ordering is the queryset's own (the selector ranks by hot, new or top), so the
-    cursor encodes the position in whichever ranking the client asked for. A cursor that does
-    not decode, or whose position is not a value of the ordering column, is a 400."""
+    cursor encodes the position in whichever ranking the client asked for. Besides a QuerySet
+    it pages anything with a QuerySet's `model`, `order_by`, `filter` and slices and an
+    `ordering` (the cached feeds of posts/listings.py). A cursor that does not decode, or
+    whose position is not a value of the ordering column, is a 400 before either the cache or
+    the database sees it."""
 
     page_size = 20
     page_size_query_param = "page_size"
@@ -183,7 +186,8 @@ class FeedCursorPagination(CursorPagination):
     invalid_cursor_message = "Invalid cursor: use the `next` or `previous` link as given."
 
     def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
-        ordering = tuple(queryset.query.order_by) or ("-pk",)
+        ordering = tuple(getattr(queryset, "ordering", None) or queryset.query.order_by)
+        ordering = ordering or ("-pk",)
         self._position_field = _model_field(queryset.model, ordering[0].lstrip("-"))
         return ordering
 

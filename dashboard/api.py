@@ -115,7 +115,9 @@ class PostPointOutput(serializers.Serializer):
     comments = serializers.IntegerField()
     shares = serializers.IntegerField()
     distinct_actors = serializers.IntegerField(
-        allow_null=True, help_text="Distinct users in the bucket; null for site-wide series."
+        allow_null=True,
+        help_text="Distinct users in the bucket, approximately (a HyperLogLog estimate: exact "
+        "for small counts, about 0.8% relative error above); null for site-wide series.",
     )
     engagement_score = serializers.FloatField(help_text=f"{score_formula()}.")
 
@@ -230,6 +232,12 @@ class SparkOutput(serializers.Serializer):
         allow_null=True, help_text="Messages on the topic past the last batch; null if unknown."
     )
     lag_error = serializers.CharField(allow_blank=True)
+    late_events_last_batch = serializers.IntegerField(
+        help_text="Events the last batch dropped behind the watermark (not counted)."
+    )
+    late_events_today = serializers.IntegerField(
+        help_text="Events dropped behind the watermark by today's (UTC) batches."
+    )
     health = HealthOutput()
 
 
@@ -275,7 +283,10 @@ class SummaryOutput(serializers.Serializer):
         help_text="Counted events per minute, averaged over the last 5 complete minutes."
     )
     events_last_5_minutes = MinuteOutput(many=True)
-    active_users_24h = serializers.IntegerField(help_text="Distinct users who acted in 24 h.")
+    active_users_24h = serializers.IntegerField(
+        help_text="Distinct users who acted in the last 24 h, approximately (a HyperLogLog "
+        "union; exact for small counts, about 0.8% relative error above)."
+    )
     today = TodayOutput(help_text="Totals since 00:00 UTC, from the day rollups.")
     outbox = OutboxOutput()
     spark = SparkOutput()

@@ -22,7 +22,7 @@ class Tables:
     OUTBOX = "analytics_outboxevent"
     POST_ENGAGEMENT = "analytics_post_engagement"
     COMMUNITY_ENGAGEMENT = "analytics_community_engagement"
-    ACTOR_WINDOW = "analytics_engagement_actor_window"
+    ENGAGEMENT_STAGING = "analytics_engagement_staging"
     DEAD_LETTER = "analytics_engagement_dead_letter"
     SPARK_BATCH = "analytics_spark_batch"
     MODEL_RUN = "analytics_model_run"
@@ -34,10 +34,10 @@ class Tables:
 
 class Queries:
     """Streaming query names: the ledger (`Tables.SPARK_BATCH`) keys batches by them, and the
-    job runner names its pid files after the job."""
+    job runner names its pid files after the job. (Ledger rows of the former
+    `engagement_dead_letters` query may remain; dead letters now come from `engagement`.)"""
 
     METRICS = "engagement"
-    DEAD_LETTERS = "engagement_dead_letters"
 
 
 # --- events --------------------------------------------------------------------------------
@@ -84,6 +84,19 @@ SCORE_WEIGHTS: dict[str, Decimal] = {
     "comments": Decimal("2"),
     "shares": Decimal("3"),
 }
+
+
+# Time buckets of the engagement tables: the stream window (1 minute unless the job runs with
+# another --window), and the hour and day that contain it.
+GRAIN_WINDOW, GRAIN_HOUR, GRAIN_DAY = "window", "hour", "day"
+GRAINS = (GRAIN_WINDOW, GRAIN_HOUR, GRAIN_DAY)
+
+# Distinct actors are counted with HyperLogLog sketches (Apache DataSketches, the format of
+# Spark's hll_sketch_agg), one per row: 2^14 buckets give a relative standard error of
+# 1.04 / sqrt(2^14) = 0.8%; below ~1,500 actors the sketch keeps the exact set of hashes, so
+# small counts are exact. The sketches are stored beside the estimate so that readers can
+# union them (a post's distinct actors over a week, active users over 24 hours).
+HLL_LG_K = 14
 
 
 def score_formula() -> str:

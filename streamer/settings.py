@@ -166,8 +166,28 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# The cache (API throttling counters, among others) is shared by every web process.
+# The cache (API throttling counters, feed listings and rendered post cards) is shared by every
+# web process. On Redis it goes through django-redis with short timeouts and errors ignored:
+# a Redis outage costs cache misses (pages and the API read the database; see core/cache.py),
+# never an error. CACHE_RETRY_SECONDS: how long a process leaves Redis alone after a failure.
 CACHES = {"default": env.cache("CACHE_URL", default=local_redis_url(10, "rediscache"))}
+if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
+    CACHES["default"]["BACKEND"] = "django_redis.cache.RedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        IGNORE_EXCEPTIONS=True,
+        SOCKET_CONNECT_TIMEOUT=env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+        SOCKET_TIMEOUT=env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+    )
+CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=5.0)
+
+# Ranked feed listings in Redis (posts/listings.py) and cached post cards (posts/cards.py): ids
+# kept per listing (deeper pages read the database), how long an unread listing is kept, the
+# interval of the periodic recompute (a periodic task created at `migrate`, then edited in the
+# admin), and how long a rendered card is kept.
+FEED_LISTING_SIZE = env.int("FEED_LISTING_SIZE", default=1000)
+FEED_LISTING_IDLE_SECONDS = env.int("FEED_LISTING_IDLE_SECONDS", default=600)
+FEED_RECOMPUTE_SECONDS = env.int("FEED_RECOMPUTE_SECONDS", default=60)
+FEED_CARD_TTL_SECONDS = env.int("FEED_CARD_TTL_SECONDS", default=24 * 3600)
 
 # Celery: Redis is the broker; django-celery-beat keeps the schedule in the database.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=local_redis_url(0))
@@ -259,6 +279,9 @@ ANALYTICS_SPARK_STALE_RED_SECONDS = env.int("ANALYTICS_SPARK_STALE_RED_SECONDS",
 ANALYTICS_SPARK_LAG_CACHE_SECONDS = env.int("ANALYTICS_SPARK_LAG_CACHE_SECONDS", default=5)
 ANALYTICS_DEAD_LETTERS_AMBER = env.int("ANALYTICS_DEAD_LETTERS_AMBER", default=1)
 ANALYTICS_DEAD_LETTERS_RED = env.int("ANALYTICS_DEAD_LETTERS_RED", default=100)
+# Stream-window (minute) metric rows are deleted after this many hours by a periodic task;
+# hour and day rows are kept.
+ANALYTICS_WINDOW_RETENTION_HOURS = env.int("ANALYTICS_WINDOW_RETENTION_HOURS", default=7 * 24)
 
 # Behind a reverse proxy, set NUM_PROXIES to the number of proxies in front of the app: the
 # client address is then taken that far from the right of X-Forwarded-For. With 0 (the

@@ -10,7 +10,7 @@ import itertools
 import subprocess
 import tempfile
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -23,7 +23,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from analytics.models import CommunityEngagement, EngagementActorWindow, PostEngagement
+from analytics.models import CommunityEngagement, PostEngagement
+from analytics.sketches import sketch_of
 from communities.models import Community
 from communities.services import community_create
 from events.envelope import EventType, envelope_build, envelope_key
@@ -158,46 +159,10 @@ def _buckets(minute: datetime) -> list[tuple[str, datetime, datetime]]:
     ]
 
 
-def _merged(activities: list[Activity]) -> list[Activity]:
-    """One activity per actor, post and minute (the actor rows' key), counts added up."""
-    merged: dict[tuple, Activity] = {}
-    for a in activities:
-        key = (a.minute, a.community_id, a.post_id, a.actor_id)
-        if key in merged:
-            old = merged[key]
-            a = replace(
-                old, **{name: getattr(old, name) + getattr(a, name) for name in COUNT_NAMES}
-            )
-        merged[key] = a
-    return list(merged.values())
-
-
 def metric_rows_load(activities: list[Activity]) -> None:
     """Write the rows the job would write for these activities (into tables that hold no
-    rows for the same buckets)."""
-    activities = _merged(activities)
+    rows for the same buckets): counts, and the actors' sketch with its estimate."""
     now = timezone.now()
-    EngagementActorWindow.objects.bulk_create(
-        EngagementActorWindow(
-            window_start=a.minute,
-            window_end=a.minute + timedelta(minutes=1),
-            community_id=a.community_id,
-            post_id=a.post_id,
-            actor_id=a.actor_id,
-            views=a.views,
-            likes=a.likes,
-            unlikes=a.unlikes,
-            net_likes=a.likes - a.unlikes,
-            comments=a.comments,
-            shares=a.shares,
-            posts_created=a.posts_created,
-            members_joined=a.members_joined,
-            members_left=a.members_left,
-            engagement_score=a.score,
-            updated_at=now,
-        )
-        for a in activities
-    )
     posts: dict[tuple, dict] = defaultdict(lambda: defaultdict(int, actors=set()))
     communities: dict[tuple, dict] = defaultdict(lambda: defaultdict(int, actors=set()))
     for a in activities:
@@ -243,5 +208,6 @@ def _counts(row: dict) -> dict:
         **{name: row[name] for name in POST_COUNTS},
         "net_likes": row["likes"] - row["unlikes"],
         "distinct_actors": len(row["actors"]),
+        "actors_sketch": sketch_of(row["actors"]),
         "engagement_score": Decimal(row["score"]),
     }

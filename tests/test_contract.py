@@ -15,7 +15,7 @@ def test_the_models_own_the_tables_the_jobs_use():
         Tables.OUTBOX: OutboxEvent,
         Tables.POST_ENGAGEMENT: analytics_models.PostEngagement,
         Tables.COMMUNITY_ENGAGEMENT: analytics_models.CommunityEngagement,
-        Tables.ACTOR_WINDOW: analytics_models.EngagementActorWindow,
+        Tables.ENGAGEMENT_STAGING: analytics_models.EngagementStaging,
         Tables.DEAD_LETTER: analytics_models.EngagementDeadLetter,
         Tables.SPARK_BATCH: analytics_models.SparkBatch,
         Tables.MODEL_RUN: analytics_models.ModelRun,

@@ -22,15 +22,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from analytics.models import (
     CommunityEngagement,
-    EngagementActorWindow,
     EngagementGrain,
     PostEngagement,
 )
+from analytics.sketches import sketches_union_estimate
 
 GRANULARITIES = ("minute", "hour", "day")
 GRAIN_OF = {
@@ -361,21 +361,19 @@ def events_per_minute(*, now: datetime) -> list[MinuteCount]:
 
 
 def active_users_count(*, since: datetime) -> int:
-    """Exact distinct users with a counted event since `since`, from the per-actor window
-    rows. The day rollups name the communities active in the range, which turns the count
-    into one range scan per community on (community_id, window_start, actor_id)."""
-    communities = list(
-        CommunityEngagement.objects.filter(
-            grain=EngagementGrain.DAY, window_start__gte=floor_to(since, "day")
-        )
-        .values_list("community_id", flat=True)
-        .distinct()
+    """Distinct users with a counted event since `since` (to the minute), counted once across
+    communities: the union of every community's actor sketches, minute rows up to the first
+    full hour and hour rows after it. Approximately: see analytics.sketches (exact for small
+    counts)."""
+    start = floor_to(since, "minute")
+    first_hour = floor_to(start, "hour")
+    if first_hour < start:
+        first_hour += timedelta(hours=1)
+    rows = CommunityEngagement.objects.filter(
+        Q(grain=EngagementGrain.WINDOW, window_start__gte=start, window_start__lt=first_hour)
+        | Q(grain=EngagementGrain.HOUR, window_start__gte=first_hour)
     )
-    if not communities:
-        return 0
-    return EngagementActorWindow.objects.filter(
-        community_id__in=communities, window_start__gte=since
-    ).aggregate(users=Count("actor_id", distinct=True))["users"]
+    return sketches_union_estimate(rows.values_list("actors_sketch", flat=True))
 
 
 def today_counts(*, now: datetime) -> dict[str, int]:

@@ -4,7 +4,9 @@
 - Outbox: red when an event failed or the oldest pending one is older than
   OUTBOX_LAG_ALERT_SECONDS, amber from a quarter of that, else green.
 - Spark engagement job: judged by how far its last applied batch is behind the topic and how
-  long ago it was applied (ANALYTICS_SPARK_*); a job with nothing to read is green.
+  long ago it was applied (ANALYTICS_SPARK_*); a job with nothing to read is green. Events
+  that arrived behind the watermark (not counted) are reported beside it, per batch and
+  for the day.
 - Dead letters: amber/red by the messages rejected in the last 24 hours.
 
 `stack_parts()` adds the services underneath (database, Redis, Kafka, Celery) as up/down
@@ -17,11 +19,12 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Sum
 from django.utils import timezone
 from kafka.errors import KafkaError
 
@@ -105,6 +108,8 @@ class SparkStatus:
     lag_events: int | None
     lag_error: str
     health: ComponentHealth
+    late_events_last_batch: int = 0
+    late_events_today: int = 0
 
     def describe(self) -> str:
         parts = [f"pid {self.pid}" if self.pid else "not running"]
@@ -119,6 +124,8 @@ class SparkStatus:
             parts.append(f"lag {self.lag_events} events")
         elif self.lag_error:
             parts.append(f"lag unknown ({self.lag_error})")
+        if self.late_events_today:
+            parts.append(f"{self.late_events_today} late events today (not counted)")
         return ", ".join(parts)
 
 
@@ -167,6 +174,10 @@ def spark_status(*, now: datetime | None = None, job: str = Queries.METRICS) -> 
         lag, lag_error = None, one_line(exc)
     age = max(0.0, (now - latest.applied_at).total_seconds())
     state, detail = _spark_health(lag=lag, age=age, lag_error=lag_error)
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    late_today = SparkBatch.objects.filter(query_name=job, applied_at__gte=today).aggregate(
+        late=Sum("late_events")
+    )["late"]
     return SparkStatus(
         running=pid is not None,
         pid=pid,
@@ -177,6 +188,8 @@ def spark_status(*, now: datetime | None = None, job: str = Queries.METRICS) -> 
         lag_events=lag,
         lag_error=lag_error,
         health=ComponentHealth(state, detail),
+        late_events_last_batch=latest.late_events,
+        late_events_today=late_today or 0,
     )
 
 

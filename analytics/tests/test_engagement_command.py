@@ -96,6 +96,7 @@ def test_stack_status_shows_the_last_batch_and_the_lag(kafka_topic, settings, tm
         batch_id=41,
         topic=kafka_topic,
         end_offsets={"0": 2, "1": 1},
+        late_events=4,
         applied_at=timezone.now(),
     )
 
@@ -104,4 +105,4 @@ def test_stack_status_shows_the_last_batch_and_the_lag(kafka_topic, settings, tm
     assert not part.up
     assert "not running" in part.detail
     assert "last batch 41 at" in part.detail
-    assert part.detail.endswith("lag 2 events")
+    assert part.detail.endswith("lag 2 events, 4 late events today (not counted)")

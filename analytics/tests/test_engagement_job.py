@@ -33,6 +33,7 @@ from analytics.selectors.health import spark_status
 from analytics.spark_runner import job_env
 from events.envelope import EventType, envelope_build, envelope_key
 from events.kafka_admin import topic_lag
+from spark_jobs.contract import COMMUNITY_COUNTS, POST_COUNTS
 from tests.support.processes import REPO_DIR, app_env
 
 pytestmark = [pytest.mark.spark, pytest.mark.django_db(transaction=True)]
@@ -49,18 +50,8 @@ POST_TYPES = [
     EventType.POST_SHARED,
 ]
 COMMUNITY_TYPES = [EventType.COMMUNITY_JOINED, EventType.COMMUNITY_LEFT, EventType.POST_CREATED]
-POST_COLUMNS = {
-    EventType.POST_VIEWED: "views",
-    EventType.POST_LIKED: "likes",
-    EventType.POST_UNLIKED: "unlikes",
-    EventType.COMMENT_CREATED: "comments",
-    EventType.POST_SHARED: "shares",
-}
-COMMUNITY_COLUMNS = {
-    EventType.POST_CREATED: "posts_created",
-    EventType.COMMUNITY_JOINED: "members_joined",
-    EventType.COMMUNITY_LEFT: "members_left",
-}
+POST_COLUMNS = POST_COUNTS
+COMMUNITY_COLUMNS = COMMUNITY_COUNTS
 MALFORMED = [b"{not json", json.dumps({"event_id": "x", "schema_version": 2}).encode()]
 
 
@@ -245,6 +236,22 @@ def test_the_job_counts_exactly_once_with_duplicates_and_malformed_messages(kafk
     assert all(d.topic == kafka_topic for d in letters)
     assert_ledger_covers_topic(kafka_topic, len(events) + len(duplicates) + len(MALFORMED))
     assert spark_status().lag_events == 0
+
+
+def test_events_behind_the_watermark_are_counted_as_late_not_as_engagement(kafka_topic, tmp_path):
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=4)
+    events = make_events(20, seed=2, start=start)
+    # Produced after the others, 30 minutes older: once the first batch has set the
+    # watermark (newest event - 10 minutes), these two are behind it.
+    late = make_events(2, seed=5, start=start - timedelta(minutes=30))
+    produce(kafka_topic, events + late)
+
+    status, log = run_job(kafka_topic, tmp_path, "--max-offsets-per-trigger", "10")
+
+    assert status == 0, log
+    assert_tables_equal(ground_truth(events))
+    assert sum(b.late_events for b in metric_ledger()) == 2
+    assert spark_status().late_events_today == 2
 
 
 def test_crashes_inside_and_between_batches_never_double_count(kafka_topic, tmp_path):

@@ -178,20 +178,27 @@ def test_summary_reads_the_spark_lag_from_the_real_broker(kafka_topic, staff_cli
     for n in range(5):
         producer.send(kafka_topic, value=b"{}", partition=n % 2).get(timeout=30)
     producer.close()
-    SparkBatch.objects.create(
-        query_name="engagement",
-        query_id="q1",
-        batch_id=7,
-        topic=kafka_topic,
-        end_offsets={"0": 1, "1": 1},  # partition 0 holds 3 messages, partition 1 holds 2
-        applied_at=NOW - timedelta(seconds=20),
-    )
+    for batch_id, late, applied_at in (
+        (5, 9, NOW - timedelta(days=1)),  # yesterday's late events are not today's
+        (6, 3, NOW - timedelta(minutes=5)),
+        (7, 2, NOW - timedelta(seconds=20)),
+    ):
+        SparkBatch.objects.create(
+            query_name="engagement",
+            query_id="q1",
+            batch_id=batch_id,
+            topic=kafka_topic,
+            end_offsets={"0": 1, "1": 1},  # partition 0 holds 3 messages, partition 1 holds 2
+            late_events=late,
+            applied_at=applied_at,
+        )
     spark = staff_client.get("/api/v1/analytics/summary/").json()["spark"]
 
     assert spark["last_batch_id"] == 7
     assert spark["last_batch_at"] == "2026-11-30T14:30:00Z"
     assert spark["last_batch_age_seconds"] == 20.0
     assert spark["lag_events"] == 3
+    assert (spark["late_events_last_batch"], spark["late_events_today"]) == (2, 5)
     assert spark["health"]["state"] == "green"
 
 
@@ -445,7 +452,7 @@ def test_top_in_an_unknown_community_is_404(staff_client):
 # --- trend models -------------------------------------------------------------------------
 
 
-def test_active_users_count_is_exact_across_communities(world):
+def test_active_users_are_counted_once_across_communities(world):
     assert engagement.active_users_count(since=NOW - timedelta(hours=24)) == 7
     assert engagement.active_users_count(since=MINUTE - timedelta(minutes=2)) == 3  # 101,102,104
 

@@ -2,17 +2,15 @@
 `manage.py run_spark_job engagement`, which passes the arguments below and the environment
 (SPARK_MASTER, SPARK_JARS_DIR, KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL).
 
-Two streaming queries read the same topic, each with its own checkpoint under
-`<checkpoint dir>/metrics` and `<checkpoint dir>/dead_letters`:
-- `engagement`: parse -> valid events -> dedupe within the watermark -> per-actor window
-  counts (update mode) -> EngagementSink;
-- `engagement_dead_letters`: parse -> rejected messages (append mode) -> DeadLetterSink."""
+One streaming query, `engagement`, checkpointed under `<checkpoint dir>/buckets`: parse
+-> dedupe within the watermark -> per post and community, window/hour/day bucket counts
+and actor sketches, plus the rejected messages (update mode) -> EngagementSink, which
+writes the changed buckets and the dead letters in one transaction with the ledger row."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import signal
 import sys
 import time
@@ -26,39 +24,26 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from spark_jobs.common.session import REPO_DIR, kafka_bootstrap_servers, spark_session
 from spark_jobs.contract import database_url
 from spark_jobs.engagement.sink import (
-    DEAD_LETTER_QUERY,
     METRICS_QUERY,
     BatchHooks,
-    DeadLetterSink,
     EngagementSink,
+    late_events_record,
 )
 from spark_jobs.engagement.transform import (
     DEFAULT_MAX_CLOCK_SKEW,
     DEFAULT_WATERMARK,
     DEFAULT_WINDOW,
-    dead_letters,
     engagement_counts,
+    interval_seconds,
 )
 
 DEFAULT_TOPIC = "streamer.events"
-DEFAULT_TRIGGER_INTERVAL = "5 seconds"
-# Dead letters are rare and nobody waits for them: a slower trigger leaves the cores to the
-# metrics query between its batches.
-DEFAULT_DEAD_LETTER_TRIGGER_INTERVAL = "30 seconds"
+DEFAULT_TRIGGER_INTERVAL = "1 second"
 DEFAULT_CHECKPOINT_DIR = REPO_DIR / "var" / "checkpoints" / "engagement"
-INTERVAL_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 RESTART_PAUSE_SECONDS = 5
 MAX_RESTART_PAUSE_SECONDS = 120
 
 log = logging.getLogger("spark_jobs.engagement")
-
-
-def interval_seconds(text: str) -> int:
-    """Seconds in a Spark interval string such as '1 minute' or '10 minutes'."""
-    match = re.fullmatch(r"\s*(\d+)\s+(second|minute|hour|day)s?\s*", text)
-    if not match:
-        raise ValueError(f"not an interval like '1 minute': {text!r}")
-    return int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -70,7 +55,6 @@ class EngagementJobConfig:
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
     trigger_interval: str = DEFAULT_TRIGGER_INTERVAL
-    dead_letter_trigger_interval: str = DEFAULT_DEAD_LETTER_TRIGGER_INTERVAL
     available_now: bool = False
     window: str = DEFAULT_WINDOW
     watermark: str = DEFAULT_WATERMARK
@@ -81,11 +65,7 @@ class EngagementJobConfig:
         window = interval_seconds(self.window)
         if window <= 0 or 3600 % window:
             raise ValueError("--window must divide an hour evenly (hourly rollups sum windows)")
-        intervals = (
-            self.watermark, self.max_clock_skew, self.trigger_interval,
-            self.dead_letter_trigger_interval,
-        )  # fmt: skip
-        for text in intervals:
+        for text in (self.watermark, self.max_clock_skew, self.trigger_interval):
             interval_seconds(text)
         if self.starting_offsets not in {
             "earliest",
@@ -95,11 +75,7 @@ class EngagementJobConfig:
 
     @property
     def metrics_checkpoint(self) -> Path:
-        return self.checkpoint_dir / "metrics"
-
-    @property
-    def dead_letters_checkpoint(self) -> Path:
-        return self.checkpoint_dir / "dead_letters"
+        return self.checkpoint_dir / "buckets"
 
 
 def kafka_records(spark: SparkSession, config: EngagementJobConfig) -> DataFrame:
@@ -151,22 +127,7 @@ def start_queries(
         config,
         config.trigger_interval,
     ).start()
-    rejected = dead_letters(kafka_records(spark, config), max_clock_skew=config.max_clock_skew)
-    dead = _with_trigger(
-        rejected.writeStream.queryName(DEAD_LETTER_QUERY)
-        .outputMode("append")
-        .option("checkpointLocation", str(config.dead_letters_checkpoint))
-        .foreachBatch(
-            DeadLetterSink(
-                checkpoint_dir=config.dead_letters_checkpoint,
-                topic=config.topic,
-                url=config.database_url,
-            )
-        ),
-        config,
-        config.dead_letter_trigger_interval,
-    ).start()
-    return [metrics, dead]
+    return [metrics]
 
 
 def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
@@ -199,7 +160,7 @@ def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
         while not stopping:
             started = time.monotonic()
             queries = start_queries(spark, config, hooks)
-            failure = _supervise(queries, lambda: stopping)
+            failure = _supervise(queries, lambda: stopping, config.database_url)
             _stop_all(queries)
             if failure is None:
                 return 0
@@ -218,20 +179,25 @@ def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
         spark.stop()
 
 
-def _supervise(queries: list[StreamingQuery], stop_requested: Callable[[], bool]) -> str | None:
+def _supervise(
+    queries: list[StreamingQuery], stop_requested: Callable[[], bool], url: str | None
+) -> str | None:
     """Wait until a stop is requested, every query finished (None) or one failed (its
-    error)."""
-    last_progress: dict[str, str] = {}
-    while not stop_requested():
-        _log_progress(queries, last_progress)
-        for query in queries:
-            if not query.isActive and query.exception() is not None:
-                log.error("query %s failed: %s", query.name, query.exception())
-                return str(query.exception())
-        if all(not query.isActive for query in queries):
-            return None
-        time.sleep(1)
-    return None
+    error), following each query's progress as it goes."""
+    seen: dict[str, int] = {}
+    try:
+        while not stop_requested():
+            _follow_progress(queries, seen, url)
+            for query in queries:
+                if not query.isActive and query.exception() is not None:
+                    log.error("query %s failed: %s", query.name, query.exception())
+                    return str(query.exception())
+            if all(not query.isActive for query in queries):
+                return None
+            time.sleep(1)
+        return None
+    finally:
+        _follow_progress(queries, seen, url)
 
 
 def _stop_all(queries: Sequence[StreamingQuery]) -> None:
@@ -240,23 +206,36 @@ def _stop_all(queries: Sequence[StreamingQuery]) -> None:
             query.stop()
 
 
-def _log_progress(queries: Sequence[StreamingQuery], seen: dict[str, str]) -> None:
+def _follow_progress(
+    queries: Sequence[StreamingQuery], seen: dict[str, int], url: str | None
+) -> None:
+    """Log each finished batch, and record the metrics query's late events in its ledger row:
+    Spark reports them (rows dropped behind the watermark) only once the batch is done."""
     for query in queries:
-        progress = query.lastProgress
-        if not progress or seen.get(query.name) == progress["batchId"]:
-            continue
-        seen[query.name] = progress["batchId"]
-        late = sum(
-            op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])
-        )
-        log.info(
-            "%s batch %s: %s input rows, %.0f rows/s, %s dropped as late",
-            query.name,
-            progress["batchId"],
-            progress["numInputRows"],
-            progress.get("processedRowsPerSecond") or 0.0,
-            late,
-        )
+        for progress in query.recentProgress:
+            batch_id = progress["batchId"]
+            if batch_id <= seen.get(query.name, -1):
+                continue
+            seen[query.name] = batch_id
+            late = sum(
+                op.get("numRowsDroppedByWatermark", 0) for op in progress.get("stateOperators", [])
+            )
+            if late and query.name == METRICS_QUERY:
+                late_events_record(query.name, progress["id"], batch_id, late, url=url)
+            state = ", ".join(
+                f"{op['operatorName']} {op['numRowsTotal']} rows "
+                f"{op.get('memoryUsedBytes', 0) // 1024} KiB"
+                for op in progress.get("stateOperators", [])
+            )
+            log.info(
+                "%s batch %s: %s input rows, %.0f rows/s, %s dropped as late; state: %s",
+                query.name,
+                batch_id,
+                progress["numInputRows"],
+                progress.get("processedRowsPerSecond") or 0.0,
+                late,
+                state or "none",
+            )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> EngagementJobConfig:
@@ -266,9 +245,6 @@ def parse_args(argv: Sequence[str] | None = None) -> EngagementJobConfig:
     parser.add_argument("--starting-offsets", default="earliest")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
     parser.add_argument("--trigger-interval", default=DEFAULT_TRIGGER_INTERVAL)
-    parser.add_argument(
-        "--dead-letter-trigger-interval", default=DEFAULT_DEAD_LETTER_TRIGGER_INTERVAL
-    )
     parser.add_argument("--available-now", action="store_true")
     parser.add_argument("--window", default=DEFAULT_WINDOW)
     parser.add_argument("--watermark", default=DEFAULT_WATERMARK)
@@ -283,7 +259,6 @@ def parse_args(argv: Sequence[str] | None = None) -> EngagementJobConfig:
         starting_offsets=args.starting_offsets,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         trigger_interval=args.trigger_interval,
-        dead_letter_trigger_interval=args.dead_letter_trigger_interval,
         available_now=args.available_now,
         window=args.window,
         watermark=args.watermark,

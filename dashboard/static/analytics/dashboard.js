@@ -277,6 +277,7 @@
       [
         spark.last_batch_at ? `last batch ${spark.last_batch_id} ${ago(spark.last_batch_age_seconds)}` : "no batch yet",
         spark.lag_error ? `lag unknown: ${spark.lag_error}` : "",
+        `late events today ${number(spark.late_events_today)} (last batch ${number(spark.late_events_last_batch)})`,
         spark.running ? "job process running" : "no job process on this host",
       ].filter(Boolean).join(" · ")
     );

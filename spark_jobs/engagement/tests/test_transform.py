@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from datasketches import hll_sketch, hll_union
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
@@ -71,35 +72,17 @@ def kafka_frame(spark: SparkSession, values: list[bytes | str | dict | None]) ->
     return spark.createDataFrame(rows, KAFKA_RECORD_SCHEMA)
 
 
-def counts_frame(spark: SparkSession, rows: list[tuple]) -> DataFrame:
-    """Expected actor window counts: (window start s, post, actor, {column: count})."""
-    records = []
-    for start, post_id, actor_id, community_id, counts in rows:
-        values = {column: counts.get(column, 0) for column in contract.COUNT_COLUMNS}
-        net = values["likes"] - values["unlikes"]
-        score = (
-            Decimal("0.1") * values["views"] + net + 2 * values["comments"] + 3 * values["shares"]
-        )
-        records.append(
-            (
-                naive(at(start)),
-                naive(at(start + 60)),
-                community_id,
-                post_id,
-                actor_id,
-                *values.values(),
-                net,
-                score.quantize(Decimal("0.1")),
-            )
-        )
-    frame = spark.createDataFrame(
-        records,
-        "window_start timestamp, window_end timestamp, community_id long, post_id long, "
-        "actor_id long, "
-        + ", ".join(f"{c} long" for c in contract.COUNT_COLUMNS)
-        + ", net_likes long, engagement_score decimal(14,1)",
-    )
-    return frame
+def buckets_of(frame: DataFrame, grain: str = "window") -> dict[tuple[float, int], dict]:
+    """The emitted buckets of one grain: (start in seconds after T0, post id; 0 = the
+    community) -> the non-zero counts, distinct actors and score."""
+    found = {}
+    for row in frame.where(F.col("grain") == grain).collect():
+        values = {c: row[c] for c in (*contract.COUNT_COLUMNS, "net_likes") if row[c]}
+        values["actors"] = row.distinct_actors
+        values["score"] = row.engagement_score
+        start = (row.window_start - naive(T0)).total_seconds()
+        found[(start, row.post_id)] = values
+    return found
 
 
 def test_every_valid_envelope_parses_with_its_event_time(spark):
@@ -171,45 +154,41 @@ def test_each_malformed_message_gets_the_first_rule_it_breaks(spark):
     assert errors == [None] + [error for _, error in MALFORMED]
 
 
-def test_rejected_messages_keep_their_raw_bytes_and_position(spark):
-    records = kafka_frame(spark, [VALID, b"\xffgarbage", {**VALID, "schema_version": 3}])
+def test_rejected_messages_come_out_once_with_their_raw_bytes_and_position(spark):
+    garbage = b"\xffgarbage"
+    unsupported = json.dumps({**VALID, "schema_version": 3}).encode()
+    records = kafka_frame(spark, [VALID, garbage, unsupported])
 
-    rejected = transform.dead_letters(records)
+    output = transform.engagement_counts(records)
 
-    expected = spark.createDataFrame(
-        [
-            (
-                "test.events",
-                0,
-                1,
-                naive(at(7200)),
-                b"k",
-                bytearray(b"\xffgarbage"),
-                "not a JSON object",
-            ),
-            (
-                "test.events",
-                0,
-                2,
-                naive(at(7200)),
-                b"k",
-                bytearray(json.dumps({**VALID, "schema_version": 3}).encode()),
-                "unsupported schema_version 3",
-            ),
-        ],
-        "topic string, partition int, offset long, kafka_timestamp timestamp, raw_key binary, "
-        "raw_value binary, error string",
+    rejected = output.where(F.col("grain") == transform.REJECTED)
+    assert sorted(
+        (r.post_id, r.community_id, r.window_start, bytes(r.raw_key), bytes(r.raw_value), r.error)
+        for r in rejected.collect()
+    ) == [
+        (0, 1, naive(at(7200)), b"k", garbage, "not a JSON object"),
+        (0, 2, naive(at(7200)), b"k", unsupported, "unsupported schema_version 3"),
+    ]  # partition, offset, Kafka time
+    # Only the valid message counts; rejected ones leave no trace in the buckets.
+    buckets = output.where(F.col("grain") != transform.REJECTED)
+    assert buckets.agg(F.sum("likes")).first()[0] == 6  # one like x 3 grains x post, community
+    assert buckets.where(F.col("raw_value").isNotNull()).count() == 0
+
+
+def test_a_rejected_message_does_not_move_the_watermark_or_count_as_late(spark):
+    far_future = event("post_viewed", seconds=24 * 3600)  # rejected: past the clock skew
+    records = kafka_frame(spark, [far_future, event("post_viewed")])
+
+    shaped = transform.messages_in_one_shape(transform.parse_envelopes(records))
+
+    rows = {r.offset: r for r in shaped.collect()}
+    assert rows[0].error.startswith("occurred_at is more than")
+    assert (rows[0].event_time, rows[0].event_type, rows[0].event_id) == (
+        None,
+        None,
+        "rejected:0:0",
     )
-    assert_rows(rejected, expected)
-
-
-def test_valid_events_drop_the_rejected_ones(spark):
-    records = kafka_frame(spark, [VALID, "nope", event("post_viewed")])
-
-    events = transform.valid_events(transform.parse_envelopes(records))
-
-    assert events.columns == list(transform.EVENT_COLUMNS)
-    assert events.count() == 2
+    assert rows[1].error is None and rows[1].event_time == naive(at(0))
 
 
 def test_duplicates_of_an_event_id_count_once(spark):
@@ -225,10 +204,12 @@ def test_duplicates_of_an_event_id_count_once(spark):
 
     counts = transform.engagement_counts(records)
 
-    assert_rows(counts, counts_frame(spark, [(0, 100, 1, 7, {"views": 2})]))
+    views = {"views": 2, "actors": 1, "score": Decimal("0.2")}
+    for grain, start in (("window", 0), ("hour", 0), ("day", -12 * 3600)):
+        assert buckets_of(counts, grain) == {(start, 100): views, (start, 0): views}
 
 
-def test_counts_per_actor_post_and_community_activity(spark):
+def test_counts_and_distinct_actors_per_post_and_community(spark):
     records = kafka_frame(
         spark,
         [
@@ -249,17 +230,16 @@ def test_counts_per_actor_post_and_community_activity(spark):
 
     counts = transform.engagement_counts(records)
 
-    expected = counts_frame(
-        spark,
-        [
-            (0, 100, 1, 7, {"views": 2, "likes": 1, "unlikes": 1}),
-            (0, 100, 2, 7, {"comments": 1, "shares": 1}),
-            (0, 101, 2, 7, {"views": 1}),
-            (0, 0, 3, 7, {"posts_created": 1}),
-            (0, 0, 4, 7, {"members_joined": 1, "members_left": 1}),
-        ],
-    )
-    assert_rows(counts, expected)
+    assert buckets_of(counts) == {
+        (0, 100): {"views": 2, "likes": 1, "unlikes": 1, "comments": 1, "shares": 1,
+                   "actors": 2, "score": Decimal("5.2")},
+        (0, 101): {"views": 1, "actors": 1, "score": Decimal("0.1")},
+        # The community: its posts' engagement, plus posts created, joins and leaves, by
+        # actors 1-4 (creating the community and deleting a post are not counted).
+        (0, 0): {"views": 3, "likes": 1, "unlikes": 1, "comments": 1, "shares": 1,
+                 "posts_created": 1, "members_joined": 1, "members_left": 1,
+                 "actors": 4, "score": Decimal("5.3")},
+    }  # fmt: skip
 
 
 def test_window_boundaries_are_start_inclusive_end_exclusive(spark):
@@ -276,15 +256,18 @@ def test_window_boundaries_are_start_inclusive_end_exclusive(spark):
 
     counts = transform.engagement_counts(records)
 
-    expected = counts_frame(
-        spark,
-        [
-            (0, 100, 1, 7, {"views": 2}),
-            (60, 100, 1, 7, {"views": 2}),
-            (3600, 100, 1, 7, {"views": 1}),
-        ],
-    )
-    assert_rows(counts, expected)
+    def views(grain: str) -> dict:
+        return {key: v["views"] for key, v in buckets_of(counts, grain).items() if key[1]}
+
+    assert views("window") == {(0, 100): 2, (60, 100): 2, (3600, 100): 1}
+    assert views("hour") == {(0, 100): 4, (3600, 100): 1}
+    assert views("day") == {(-12 * 3600, 100): 5}
+    ends = {(r.grain, r.window_end - r.window_start) for r in counts.collect()}
+    assert ends == {
+        ("window", timedelta(minutes=1)),
+        ("hour", timedelta(hours=1)),
+        ("day", timedelta(days=1)),
+    }
 
 
 def test_a_longer_window_is_configurable(spark):
@@ -293,11 +276,40 @@ def test_a_longer_window_is_configurable(spark):
     counts = transform.engagement_counts(records, window="5 minutes")
 
     assert [
-        (r.window_start, r.window_end, r.views) for r in counts.orderBy("window_start").collect()
+        (r.window_start, r.window_end, r.views)
+        for r in counts.where("grain = 'window' AND post_id = 100")
+        .orderBy("window_start")
+        .collect()
     ] == [
         (naive(at(0)), naive(at(300)), 2),
         (naive(at(300)), naive(at(600)), 1),
     ]
+
+
+def test_distinct_actors_are_estimated_within_two_percent_and_sketches_union(spark):
+    actors = range(1, 20_001)
+    records = kafka_frame(
+        spark,
+        [event("post_viewed", actor_id=a, seconds=(a % 120) * 60) for a in actors]
+        + [event("post_liked", actor_id=a, seconds=30) for a in range(1, 501)],
+    )
+
+    counts = transform.engagement_counts(records)
+
+    (day,) = counts.where("grain = 'day' AND post_id = 100").collect()
+    assert abs(day.distinct_actors - 20_000) <= 0.02 * 20_000
+    # Small sets are kept exactly: minute 0 holds the viewers with a % 120 == 0 and the likers.
+    first_minute = {a for a in actors if a % 120 == 0} | set(range(1, 501))
+    (minute,) = counts.where(
+        f"grain = 'window' AND post_id = 100 AND window_start = '{naive(at(0))}'"
+    ).collect()
+    assert minute.distinct_actors == len(first_minute)
+    # The hours' sketches union to the day's count (within the error): readers can combine
+    # buckets, each actor counted once.
+    union = hll_union(contract.HLL_LG_K)
+    for hour in counts.where("grain = 'hour' AND post_id = 100").collect():
+        union.update(hll_sketch.deserialize(bytes(hour.actors_sketch)))
+    assert abs(union.get_estimate() - 20_000) <= 0.02 * 20_000
 
 
 def test_engagement_score_weights_views_likes_comments_shares(spark):
@@ -316,7 +328,8 @@ def test_engagement_score_weights_views_likes_comments_shares(spark):
 def test_the_stream_drops_late_events_and_redeliveries_across_batches(spark, tmp_path: Path):
     """Batch 1 moves the watermark to 12:20 - 10 min = 12:10. In batch 2 an event at 12:05 is
     late (dropped), one at 12:12 still counts, and a redelivered event from batch 1 (same
-    event_id) is dropped by the dedupe state."""
+    event_id) is dropped by the dedupe state. Each batch emits the touched buckets' current
+    values (update mode)."""
     source = tmp_path / "in"
     source.mkdir()
     redelivered = event("post_viewed", seconds=15 * 60, actor_id=2)
@@ -344,8 +357,8 @@ def test_the_stream_drops_late_events_and_redeliveries_across_batches(spark, tmp
     emitted: dict[tuple, int] = {}
 
     def collect(batch_df: DataFrame, _batch_id: int) -> None:
-        for row in batch_df.collect():
-            emitted[(row.window_start, row.post_id, row.actor_id)] = row.views
+        for row in batch_df.where("post_id <> 0").collect():
+            emitted[(row.grain, row.window_start)] = (row.views, row.distinct_actors)
 
     query = (
         transform.engagement_counts(records)
@@ -361,11 +374,15 @@ def test_the_stream_drops_late_events_and_redeliveries_across_batches(spark, tmp
     finally:
         query.stop()
 
+    # The late event (actor 3) and the redelivery are not counted anywhere; the hour and the
+    # day hold the four counted views by actors 1, 2 and 4, as their state saw them last.
     assert emitted == {
-        (naive(at(0)), 100, 1): 1,
-        (naive(at(15 * 60)), 100, 2): 1,
-        (naive(at(20 * 60)), 100, 1): 1,
-        (naive(at(12 * 60)), 100, 4): 1,
+        ("window", naive(at(0))): (1, 1),
+        ("window", naive(at(15 * 60))): (1, 1),
+        ("window", naive(at(20 * 60))): (1, 1),
+        ("window", naive(at(12 * 60))): (1, 1),
+        ("hour", naive(at(0))): (4, 3),
+        ("day", naive(at(-12 * 3600))): (4, 3),
     }
 
 
