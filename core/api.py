@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -18,6 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import Model
 from django.http import HttpRequest, JsonResponse, QueryDict
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, serializers, status
@@ -215,6 +217,8 @@ class FeedCursorPagination(CursorPagination):
             raise self._invalid()
         if isinstance(value, int) and not -(2**63) <= value < 2**63:
             raise self._invalid()
+        if isinstance(value, datetime) and not _utc_datetime(value):
+            raise self._invalid()
 
     def _invalid(self) -> exceptions.ValidationError:
         return exceptions.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
@@ -225,6 +229,18 @@ class FeedCursorPagination(CursorPagination):
             self.page_size_query_param, "Results per page.", 1, self.max_page_size
         )
         return [cursor, page_size]
+
+
+def _utc_datetime(value: datetime) -> bool:
+    """An aware datetime that UTC can express: what the API's own cursors carry (a naive one,
+    or one past year 1..9999 in UTC, would fail in the database's hands)."""
+    if timezone.is_naive(value):
+        return False
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def _model_field(model: type[Model], name: str):

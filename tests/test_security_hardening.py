@@ -160,6 +160,35 @@ def test_a_feed_parameter_that_does_not_parse_is_a_400(post_world, query):
     assert answer.json()
 
 
+FORGED_POSITIONS = [
+    ("hot", "p=abc"),
+    ("hot", "p=inf"),
+    ("hot", "p=" + "9" * 400),
+    ("top", "p=1.5"),
+    ("top", "p=9223372036854775808"),
+    ("new", "p=abc"),
+    ("new", "p=2026-01-01"),  # a date: no time, no zone
+    ("new", "p=2026-01-01 10:00:00"),  # naive
+    ("new", "p=0001-01-01 00:00:00%2B01:00"),  # before year 1 in UTC
+    ("new", "p=9999-12-31 23:00:00-05:00"),  # past year 9999 in UTC
+]
+
+
+@pytest.mark.parametrize(("ordering", "position"), FORGED_POSITIONS)
+@pytest.mark.parametrize("feed", ["", "community=hardening", "author=writer", "kind=quote"])
+@pytest.mark.django_db
+def test_a_forged_cursor_is_a_400_on_cached_and_database_feeds(
+    post_world, feed, ordering, position
+):
+    """The site's and a community's feeds are read from their Redis listings (posts.listings
+    .Feed), an author's or a kind's from the database: the cursor is checked before either."""
+    listed = Client().get(f"/api/v1/posts/?ordering={ordering}&{feed}")  # builds the listing
+    assert listed.status_code == 200
+    answer = Client().get(f"/api/v1/posts/?ordering={ordering}&{feed}&cursor={_cursor(position)}")
+    assert answer.status_code == 400, answer.content
+    assert "cursor" in answer.json()
+
+
 @pytest.mark.parametrize(
     "query", ["limit=abc", "limit=0", "limit=101", "offset=-1", "offset=x", "offset=1e3",
               "limit=99999999999999999999999"],
@@ -174,15 +203,18 @@ def test_limit_and_offset_that_do_not_parse_are_a_400(post_world, query):
         assert set(answer.json()) & {"limit", "offset"}
 
 
+@pytest.mark.parametrize("feed", ["", "community=hardening", "author=writer"])
 @pytest.mark.django_db
-def test_a_cursor_given_by_the_api_still_works(post_world):
+def test_a_cursor_given_by_the_api_still_works(post_world, feed):
     _author, community, _post = post_world
     for n in range(3):
         post_create(author=_author, community=community, kind="quote", text=f"More {n}")
     for ordering in ("hot", "new", "top"):
-        first = Client().get(f"/api/v1/posts/?ordering={ordering}&page_size=2").json()
+        first = Client().get(f"/api/v1/posts/?ordering={ordering}&page_size=2&{feed}").json()
         second = Client().get(first["next"])
         assert second.status_code == 200 and len(second.json()["results"]) == 2
+        back = Client().get(second.json()["previous"])
+        assert back.status_code == 200 and back.json()["results"] == first["results"]
 
 
 # --- 4. deeply nested JSON: 400 before the parser recurses ----------------------------------
@@ -388,6 +420,32 @@ def test_a_repost_of_a_deleted_post_names_neither_its_author_nor_community(post_
     page = client.get(f"/p/{share.repost_id}/").content.decode()
     assert "u/writer" not in page and "c/hardening" not in page
     assert "The original post was deleted" in page
+
+
+@pytest.mark.django_db
+def test_a_cached_repost_forgets_its_original_once_that_is_deleted(
+    post_world, django_capture_on_commit_callbacks
+):
+    """The post list API serves cached post objects (posts.cards): deleting the original
+    bumps its reposts' versions, so the cached object naming its author is not read again."""
+    author, _community, post = post_world
+    sharer = user_make("sharer")
+    elsewhere = community_make(owner=sharer, name="Elsewhere", slug="elsewhere")
+    with django_capture_on_commit_callbacks(execute=True):
+        share = post_share(user=sharer, post=post, target_community=elsewhere, comment="Look")
+
+    def listed() -> dict:
+        results = Client().get("/api/v1/posts/?community=elsewhere").json()["results"]
+        return next(item for item in results if item["id"] == share.repost_id)
+
+    assert listed()["shared_from"]["author"] == "writer"  # cached now
+    with django_capture_on_commit_callbacks(execute=True):
+        post_delete(actor=author, post=post)
+    assert listed()["shared_from"] == {
+        "id": post.pk, "community": None, "author": None, "is_deleted": True
+    }  # fmt: skip
+    page = Client().get("/c/elsewhere/").content.decode()  # the cached card, too
+    assert "u/writer" not in page and "The original post was deleted" in page
 
 
 # --- 8. tokens expire and can be revoked ---------------------------------------------------------
