@@ -8,11 +8,13 @@ here; `make security` runs the same with STREAMER_SCHEMATHESIS_EXAMPLES
 
 import pytest
 import schemathesis
+from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, settings
 
+from core.cache import cache_state_reset
 from posts.services import comment_create, post_create
 from tests.factories import community_make, user_make
 
@@ -53,9 +55,13 @@ def hypothesis_settings(examples: int, **extra) -> settings:
 class Workflow(schema.as_state_machine()):
     """Each scenario runs in a transaction rolled back after it (the app runs in this thread,
     on this connection): every scenario starts from the same data, as Hypothesis needs to
-    replay one (a token revoked by a logout, a name taken, would change what it draws)."""
+    replay one (a token revoked by a logout, a name taken, would change what it draws). The
+    cache is emptied too: feed listings built from a rolled-back scenario's posts, and its
+    throttle counters, are not the next one's."""
 
     def setup(self) -> None:
+        cache.clear()
+        cache_state_reset()
         # Django closes the connection after each request (CONN_MAX_AGE=0 in tests), which
         # would end the scenario's transaction: not while a scenario runs.
         for signal in (request_started, request_finished):
