@@ -86,15 +86,18 @@ bench: setup
 faults: setup
 	@$(PY) -m tests.faults.harness $(FAULTS_ARGS)
 
-# Bad input and security suite with the larger budget: schemathesis with
-# STREAMER_SCHEMATHESIS_EXAMPLES (default 300) examples per operation, uploads, the
-# authorization matrix, XSS, check --deploy, bandit, throttling.
+# Bad input and security suite with the larger budget: schemathesis (every check, then the
+# stateful phase) with STREAMER_SCHEMATHESIS_EXAMPLES (default 300) examples per operation,
+# the fuzzing pass over every parameter and body field, the hardening checks (lockouts,
+# throttles by client address, CSP, safe defaults, tokens), uploads, the authorization matrix,
+# XSS, check --deploy, bandit.
 security: setup
 	@mkdir -p var/run
 	@infra/stack.sh start --record var/run/started-by-security
 	@rc=0; STREAMER_SCHEMATHESIS_EXAMPLES=$${STREAMER_SCHEMATHESIS_EXAMPLES:-300} $(PY) -m pytest \
 	  tests/test_security.py tests/test_security_authz.py tests/test_security_uploads.py \
-	  tests/test_security_schema.py $(PYTEST_ARGS) || rc=$$?; \
+	  tests/test_security_schema.py tests/test_security_hardening.py tests/test_security_fuzz.py \
+	  $(PYTEST_ARGS) || rc=$$?; \
 	  infra/stack.sh stop --only var/run/started-by-security; exit $$rc
 
 lint: setup

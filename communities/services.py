@@ -4,6 +4,7 @@ the same transaction (events.services.event_append)."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,8 +26,12 @@ from events.services import NewEvent, event_append, events_append
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48}[a-z0-9])$")
+SLUG_MIN, SLUG_MAX = 3, 50
+SLUG_PATTERN = rf"^[a-z0-9][a-z0-9-]{{{SLUG_MIN - 2},{SLUG_MAX - 2}}}[a-z0-9]$"
+SLUG_RE = re.compile(SLUG_PATTERN)
 NAME_MIN, NAME_MAX = 3, 100
+# At least NAME_MIN characters once the spaces around it are stripped.
+NAME_PATTERN = rf"^\s*\S[\s\S]{{{NAME_MIN - 2},}}\S\s*$"
 DESCRIPTION_MAX = 2000
 
 
@@ -35,19 +40,31 @@ def user_require_active(user: User) -> None:
         raise PermissionDenied("You need to be logged in.")
 
 
+def _taken(message: str) -> ValidationError:
+    """A rule broken only because another row has the value: the API answers 409."""
+    return ValidationError(message, code="conflict")
+
+
+def _slug_from(name: str) -> str:
+    """The URL name made from a name; a random one when the name has too few ASCII letters
+    or digits to make one."""
+    slug = slugify(name)[:SLUG_MAX].strip("-")
+    return slug if SLUG_RE.match(slug) else f"c-{secrets.token_hex(4)}"
+
+
 def _community_validate(*, name: str, slug: str, description: str) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, str | ValidationError] = {}
     if not NAME_MIN <= len(name) <= NAME_MAX:
         errors["name"] = f"The name must be {NAME_MIN} to {NAME_MAX} characters long."
     elif Community.objects.filter(name__iexact=name).exists():
-        errors["name"] = "A community with this name already exists."
+        errors["name"] = _taken("A community with this name already exists.")
     if not SLUG_RE.match(slug):
         errors["slug"] = (
             "The URL name must be 3 to 50 lowercase letters, digits or hyphens, "
             "starting and ending with a letter or digit."
         )
     elif Community.objects.filter(slug=slug).exists():
-        errors["slug"] = "This URL name is taken."
+        errors["slug"] = _taken("This URL name is taken.")
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = f"The description can be at most {DESCRIPTION_MAX} characters."
     if errors:
@@ -66,7 +83,7 @@ def community_create(
     separate community_joined event)."""
     user_require_active(creator)
     name, description = name.strip(), description.strip()
-    slug = slug.strip().lower() or slugify(name)[:50].strip("-")
+    slug = slug.strip().lower() or _slug_from(name)
     _community_validate(name=name, slug=slug, description=description)
     occurred_at = occurred_at or timezone.now()
     try:
@@ -94,7 +111,7 @@ def community_create(
             )
             version_bump_on_commit(community_cache_name(slug))
     except IntegrityError as exc:  # lost a race for the same name or slug
-        raise ValidationError({"slug": "This name or URL name was just taken."}) from exc
+        raise ValidationError({"slug": _taken("This name or URL name was just taken.")}) from exc
     return community
 
 
@@ -278,11 +295,11 @@ def community_update(
             raise PermissionDenied("Only the owner or moderators can edit this community.")
     new_name = community.name if name is None else name.strip()
     new_description = community.description if description is None else description.strip()
-    errors: dict[str, str] = {}
+    errors: dict[str, str | ValidationError] = {}
     if not NAME_MIN <= len(new_name) <= NAME_MAX:
         errors["name"] = f"The name must be {NAME_MIN} to {NAME_MAX} characters long."
     elif Community.objects.filter(name__iexact=new_name).exclude(pk=community.pk).exists():
-        errors["name"] = "A community with this name already exists."
+        errors["name"] = _taken("A community with this name already exists.")
     if len(new_description) > DESCRIPTION_MAX:
         errors["description"] = f"The description can be at most {DESCRIPTION_MAX} characters."
     if errors:
@@ -294,6 +311,8 @@ def community_update(
             )
             version_bump_on_commit(community_cache_name(community.slug))
     except IntegrityError as exc:
-        raise ValidationError({"name": "A community with this name already exists."}) from exc
+        raise ValidationError(
+            {"name": _taken("A community with this name already exists.")}
+        ) from exc
     community.refresh_from_db()
     return community

@@ -23,6 +23,7 @@ from analytics.selectors.trends import (
     trend_predictions_with_actuals,
 )
 from communities.models import Community
+from core.api import QueryParams
 from core.api_docs import ERROR_RESPONSES
 from dashboard.describe import predictions_described, top_list_described
 from posts.selectors import post_get_for_viewer
@@ -39,7 +40,7 @@ PUBLIC_ERRORS = {code: ERROR_RESPONSES[code] for code in (400, 404, 429)}
 # --- inputs -------------------------------------------------------------------------------
 
 
-class SeriesParams(serializers.Serializer):
+class SeriesParams(QueryParams):
     granularity = serializers.ChoiceField(
         choices=selectors.GRANULARITIES,
         required=False,
@@ -65,7 +66,7 @@ class SeriesParams(serializers.Serializer):
         )
 
 
-class TopParams(serializers.Serializer):
+class TopParams(QueryParams):
     entity = serializers.ChoiceField(choices=selectors.TOP_ENTITIES, default="post")
     metric = serializers.ChoiceField(choices=selectors.TOP_METRICS, default="engagement_score")
     period = serializers.ChoiceField(
@@ -83,7 +84,7 @@ class TopParams(serializers.Serializer):
     )
 
 
-class LimitParams(serializers.Serializer):
+class LimitParams(QueryParams):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20, required=False)
 
 

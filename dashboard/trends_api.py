@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from analytics.models import PredictionRun
 from analytics.selectors.trends import prediction_batch_latest, trending_community_list
+from core.api import QueryParams
 from core.api_docs import ERROR_RESPONSES
 from posts.selectors import trending_post_list
 from spark_jobs.contract import score_formula
@@ -20,7 +21,7 @@ MAX_LIMIT = 100
 ERRORS = {code: ERROR_RESPONSES[code] for code in (400, 429)}
 
 
-class TrendingParams(serializers.Serializer):
+class TrendingParams(QueryParams):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=20, required=False)
 
 

@@ -19,10 +19,12 @@ import bisect
 import itertools
 import math
 import random
+import unicodedata
 from dataclasses import dataclass, field
 
 from faker import Faker
 
+from accounts.usernames import username_skeleton
 from generator.topics import QUOTES, TOPICS
 
 DAY = 86_400.0
@@ -179,7 +181,8 @@ class Planner:
         taken_names: frozenset[str] = frozenset(),
     ) -> None:
         sizes.check()
-        self.taken_usernames = {name.lower() for name in taken_usernames}
+        # By look-alike skeleton: registration refuses a name that looks like a taken one.
+        self.taken_usernames = {username_skeleton(name) for name in taken_usernames}
         self.taken_names = {name.lower() for name in taken_names}
         self.sizes = sizes
         self.seed = seed
@@ -210,13 +213,14 @@ class Planner:
             base = self.rng.choice(
                 [f"{first}{last}", f"{first}_{last[0]}", f"{first[0]}{last}", self.fake.user_name()]
             ).lower()
+            base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
             base = "".join(ch for ch in base if ch.isalnum() or ch == "_")[:24] or "user"
             username = base
             for n in itertools.count(2):
-                if username not in taken:
+                if username_skeleton(username) not in taken:
                     break
                 username = f"{base}{n}"
-            taken.add(username)
+            taken.add(username_skeleton(username))
             bio = self.fake.sentence(nb_words=self.rng.randint(6, 14))
             users.append(PlannedUser(username, f"{username}@example.org", first, last, bio))
         return users

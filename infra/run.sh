@@ -7,6 +7,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PY=.venv/bin/python
 STARTED=var/run/started-by-run
+# Local development: DEBUG is on here, and only here (the settings default to off). Plain
+# HTTP on 127.0.0.1, so no HTTPS redirect and no secure-only cookies either.
+export DEBUG="${DEBUG:-true}"
 
 infra/stack.sh start --record "$STARTED"
 stop_services() { infra/stack.sh stop --only "$STARTED"; }

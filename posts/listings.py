@@ -576,6 +576,11 @@ class Feed:
         self.counted: int | None = None
         self.prefetched: tuple[int, int, list[Entry]] | None = None  # start, stop, entries
 
+    @property
+    def model(self) -> type[Post]:
+        """The ranked model (DRF's cursor checks a cursor's position against its field)."""
+        return self.ranking.model
+
     def _clone(self, **changes: Any) -> Feed:
         feed = Feed.__new__(Feed)
         feed.__dict__.update({**self.__dict__, **changes})

@@ -1,6 +1,9 @@
 """Streamer settings. Every value can come from the environment (or a `.env` file); the
 defaults point at the local stack that `make run` starts, so nothing needs configuring."""
 
+import os
+import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -14,12 +17,27 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Safe by default: DEBUG is on only where a local development command sets it (infra/run.sh).
+DEBUG = env.bool("DEBUG", default=False)
 
-_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY if DEBUG else "")
-if not SECRET_KEY or (not DEBUG and SECRET_KEY == _DEV_SECRET_KEY):
-    raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off.")
+
+def _local_secret_key(path: Path) -> str:
+    """A random key kept in var/ for this checkout, made on first use (mode 0600), so no key
+    is ever shared through the repository. Several hosts must share SECRET_KEY instead."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(key)
+    return key
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret_key(VAR_DIR / "secret_key")
+if len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long.")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -38,6 +56,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "csp",
     "core",
     "events",
     "accounts",
@@ -50,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "core.middleware.RequestSizeLimitMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -58,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it turns a locked-out login (any view that authenticates) into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "streamer.urls"
@@ -93,6 +116,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -255,13 +283,22 @@ ANALYTICS_DEAD_LETTERS_RED = env.int("ANALYTICS_DEAD_LETTERS_RED", default=100)
 # hour and day rows are kept.
 ANALYTICS_WINDOW_RETENTION_HOURS = env.int("ANALYTICS_WINDOW_RETENTION_HOURS", default=7 * 24)
 
+# Behind a reverse proxy, set NUM_PROXIES to the number of proxies in front of the app: the
+# client address is then taken that far from the right of X-Forwarded-For. With 0 (the
+# default) the header is ignored and the address is the socket's, so a client cannot dodge
+# throttles or lockouts by sending the header (core.api.client_address has the one rule).
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api_docs.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.auth.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    # JSON bodies only (uploads: the endpoints that take files add multipart themselves). A
+    # form field sent empty reads as absent in DRF, which a schema cannot say.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.DepthLimitedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.api.StandardPagination",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -273,9 +310,14 @@ REST_FRAMEWORK = {
         "user": env.str("API_THROTTLE_USER", default="1200/min"),
         "auth": env.str("API_THROTTLE_AUTH", default="30/min"),
     },
+    "NUM_PROXIES": NUM_PROXIES,
     "EXCEPTION_HANDLER": "core.api.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# JSON bodies nested deeper than this are refused with 400 before they are parsed.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+# API tokens expire this many hours after they were issued (accounts.auth).
+API_TOKEN_TTL_HOURS = env.int("API_TOKEN_TTL_HOURS", default=7 * 24)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Streamer API",
     "DESCRIPTION": "Communities, posts and their engagement analytics.",
@@ -288,20 +330,54 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-if not DEBUG:
+# Login lockouts (django-axes): LOGIN_FAILURE_LIMIT wrong passwords for one username, or from
+# one client address, lock that username or address out of every login (the login page, the
+# admin's, the API token endpoint) for LOGIN_COOLOFF_MINUTES; a success resets the count.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.api.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"
+AXES_VERBOSE = False
+
+# Content Security Policy in every mode: the pages load scripts, styles, images and media from
+# this site only (no inline script, no inline style); CSP_MEDIA_ORIGINS adds origins for
+# uploaded media served elsewhere (S3, a CDN).
+_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *_MEDIA_ORIGINS],
+        "media-src": ["'self'", *_MEDIA_ORIGINS],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# HTTPS: on unless DEBUG is on; a local stack serving plain HTTP with DEBUG off (a benchmark,
+# the tests) turns SECURE_SSL_REDIRECT and SECURE_COOKIES off explicitly.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if NUM_PROXIES:
+    # Only a configured proxy may say the original request was HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"kafka": {"level": "WARNING"}},
+    "loggers": {"kafka": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

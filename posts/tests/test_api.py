@@ -247,7 +247,9 @@ def test_share_into_another_community(world):
     unknown = client_for(member).post(f"/api/v1/posts/{post.pk}/share/", {"community": "zzz"})
 
     assert shared.status_code == 201 and shared.json()["community"] == "poetry-corner"
-    assert repost["shared_from"] == {"id": post.pk, "community": community.slug, "author": "owner"}
+    assert repost["shared_from"] == {
+        "id": post.pk, "community": community.slug, "author": "owner", "is_deleted": False
+    }  # fmt: skip
     assert repost["body"] == "Worth reading" and repost["community"] == "poetry-corner"
     assert not_member.status_code == 403
     assert unknown.status_code == 400 and "community" in unknown.json()
