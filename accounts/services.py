@@ -108,7 +108,7 @@ def _user_errors(user: NewUser, *, taken: UsernamesTaken | None = None) -> dict[
 
 
 def _usernames_taken(names: Sequence[str]) -> UsernamesTaken:
-    """Which of `names` (or look-alikes of them) are in use, with two queries."""
+    """Which of `names` (or look-alikes of them) are in use: three queries, whatever the count."""
     if not names:
         return UsernamesTaken(names=set(), keys=set())
     condition = functools.reduce(operator.or_, (Q(username__iexact=name) for name in names))
