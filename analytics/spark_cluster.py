@@ -11,7 +11,7 @@ import requests
 
 from core.health import one_line
 
-TIMEOUT_SECONDS = 2.0
+TIMEOUT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,19 @@ class SparkClusterState:
         if self.app_id is None:
             parts.append(f"{self.app_name}: not running on the cluster")
         else:
+            executors = f"{self.executors}" + ("+?" if self.worker_errors else "")
             parts.append(
-                f"{self.app_name} ({self.app_id}, {self.app_state}): {self.executors} executors, "
+                f"{self.app_name} ({self.app_id}, {self.app_state}): {executors} executors, "
                 f"{self.app_cores} cores"
             )
         if self.worker_errors:
-            parts.append(f"unreadable workers: {', '.join(self.worker_errors)}")
+            parts.append(f"workers not answering: {', '.join(self.worker_errors)}")
         return "; ".join(parts)
+
+    @property
+    def app_has_executors(self) -> bool:
+        """The master's own answer: cores granted to the application (its executors' cores)."""
+        return self.app_id is not None and self.app_cores > 0
 
 
 def _json(url: str) -> dict:

@@ -142,7 +142,19 @@ redis_stop() {
 # --- Kafka (KRaft, single node) ----------------------------------------------------------
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-kafka_single_up() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOG/kafka.log" 2>/dev/null; }
+# Up: this stack's process (pid file), listening, and done starting. The pid file keeps a
+# cluster node on the same port from passing for the single broker, and the other way round.
+kafka_single_up() {
+  pid_alive "$RUN/kafka.pid" && port_open "$KAFKA_PORT" \
+    && grep -q "Kafka Server started" "$LOG/kafka.log" 2>/dev/null
+}
+
+kafka_port_free() {  # kafka_port_free PORT: or exit with who to stop
+  if port_open "$1"; then
+    log "error: port $1 is taken by a process this stack did not start as this broker (the other topology? infra/stack.sh stop kafka)"
+    exit 1
+  fi
+}
 
 kafka_java() { java $KAFKA_HEAP -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties" \
   -Dkafka.logs.dir="$LOG" -cp "$KAFKA_JARS/*" "$@"; }
@@ -165,6 +177,7 @@ kafka_launch() {  # kafka_launch PROPERTIES LOGFILE PIDFILE
 kafka_single_start() {
   if kafka_single_up; then return $ALREADY; fi
   kafka_jars_check
+  kafka_port_free "$KAFKA_PORT"
   mkdir -p "$KAFKA_DIR"
   sed -e "s#@DATA@#$KAFKA_DIR/data#" -e "s#@PORT@#$KAFKA_PORT#g" \
       -e "s#@CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
@@ -196,7 +209,10 @@ kafka_bootstrap() {
   (IFS=,; echo "${out[*]}")
 }
 
-kafka_node_up() { port_open "$(kafka_node_port "$1")" && grep -q "Kafka Server started" "$LOG/kafka-$1.log" 2>/dev/null; }
+kafka_node_up() {
+  pid_alive "$RUN/kafka-$1.pid" && port_open "$(kafka_node_port "$1")" \
+    && grep -q "Kafka Server started" "$LOG/kafka-$1.log" 2>/dev/null
+}
 
 kafka_cluster_id() {  # one id for the three nodes, made once
   mkdir -p "$KAFKA_CLUSTER_DIR"
@@ -211,6 +227,7 @@ kafka_node_launch() {
   local n=$1 dir="$KAFKA_CLUSTER_DIR/node-$1" voters="" v
   if kafka_node_up "$n"; then return $ALREADY; fi
   kafka_jars_check
+  kafka_port_free "$(kafka_node_port "$n")"
   for v in $(seq "$KAFKA_NODES"); do voters+="${voters:+,}$v@127.0.0.1:$(kafka_node_controller_port "$v")"; done
   mkdir -p "$dir"
   sed -e "s#@DATA@#$dir/data#" -e "s#@NODE_ID@#$n#" -e "s#@VOTERS@#$voters#" \

@@ -316,7 +316,7 @@ def spark_cluster_status(*, job: str = Queries.METRICS) -> SparkClusterStatus:
     detail = cluster.describe()
     if not cluster.reachable or not cluster.workers_alive:
         state = Health.RED
-    elif cluster.workers_lost or (job_here and not cluster.executors):
+    elif cluster.workers_lost or (job_here and not cluster.app_has_executors):
         state = Health.AMBER
     else:
         state = Health.GREEN

@@ -143,7 +143,12 @@ def test_spark_cluster_rules(monkeypatch, settings, workers, job_runs, state):
         health,
         "spark_cluster_state",
         lambda url, app_name: SparkClusterState(
-            url, True, workers=workers, app_name=app_name, app_id=app_id
+            url,
+            True,
+            workers=workers,
+            app_name=app_name,
+            app_id=app_id,
+            app_cores=sum(w.executors for w in workers),
         ),
     )
     monkeypatch.setattr(health, "spark_job_pid_running", lambda job: 4321 if job_runs else None)
