@@ -8,6 +8,7 @@ without Django (`pytest -p no:django spark_jobs`)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -100,6 +101,20 @@ def celery_worker_factory(
 def celery_worker_process(celery_worker_factory) -> subprocess.Popen:
     """A real `celery worker` process consuming from the test broker, stopped afterwards."""
     return celery_worker_factory()
+
+
+@pytest.fixture(autouse=True)
+def _cache_empty() -> None:
+    """Each test starts with an empty cache (the test settings' own Redis database): the
+    database is rolled back after a test, the feed listings and cards in Redis are not."""
+    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return  # the Spark tests alone, without Django
+    from django.core.cache import cache
+
+    from core.cache import cache_state_reset
+
+    cache.clear()
+    cache_state_reset()
 
 
 @pytest.fixture(scope="session")

@@ -1,25 +1,30 @@
 """Benchmark 2, read path: p50/p95/p99 latency and requests/s of the home feed page, a
 community feed page and the post list API with POSTS posts and LIKES likes loaded, at 32
-concurrent clients (wrk), plus the SQL queries each request runs.
+concurrent clients (wrk), plus the SQL queries each request runs on a cache miss and a hit;
+all of it twice: with Redis (listings and cards cached) and with the cache pointed at a
+closed port (Redis stopped, for this app only: every read from the database).
 
     .venv/bin/python bench/read_path.py [--posts 1000000] [--likes 10000000]
         [--users 100000] [--communities 100] [--connections 32] [--seconds 30] [--keep]
+        [--no-redis-down]
 
 Loading is in bulk and outside the API: INSERT ... SELECT from MariaDB's sequence engine
 (seq_1_to_N), so 10,000,000 likes are one statement. Likes are spread evenly over posts
 (user u likes LIKES/USERS distinct posts); like_count and hot_score are then computed from
 them as posts/ranking.py does. Requests are anonymous (the site's public pages and API).
-The baseline beside each page is the same gunicorn answering /healthz-like static work: the
-post list API with `page_size=1`, i.e. the framework and one-row cost.
+The baseline beside each page, measured in the same pass, is the post list API with
+`page_size=1`: the framework and one-row cost. A "miss" is the first request after the
+cache was emptied (it builds the listing and renders the cards), a "hit" the next one.
 
 Own database (bench_read, dropped afterwards unless --keep; with --keep a second run with
-the same sizes reuses the loaded data).
+the same sizes reuses the loaded data) and own cache (Redis database 14, emptied first).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import time
 from pathlib import Path
@@ -44,18 +49,29 @@ HOT_EPOCH = "2024-01-01 00:00:00"
 
 QUERIES = """
 import json
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 client = Client(HTTP_HOST="127.0.0.1")
 out = {}
 for name, path in json.loads('PATHS').items():
-    client.get(path)  # warm
-    with CaptureQueriesContext(connection) as ctx:
+    client.get(path)  # warm the process (imports, templates)
+    cache.clear()
+    with CaptureQueriesContext(connection) as miss:
         status = client.get(path).status_code
-    out[name] = [status, len(ctx.captured_queries)]
+    with CaptureQueriesContext(connection) as hit:
+        client.get(path)
+    out[name] = [status, len(miss), len(hit)]
 print("QUERIES", json.dumps(out))
 """
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def load(args: argparse.Namespace) -> None:
@@ -109,11 +125,38 @@ def load(args: argparse.Namespace) -> None:
         print(f"  loaded {name} in {time.monotonic() - started:.1f} s", flush=True)
 
 
+def measure(env: dict[str, str], paths: dict[str, str], args: argparse.Namespace) -> list:
+    """Queries per request (miss, hit), then wrk on each path: [(name, figures, queries)]."""
+    out = manage(env, "shell", "-c", QUERIES.replace("PATHS", json.dumps(paths)))
+    queries = json.loads(out.split("QUERIES ", 1)[1])
+    rows = []
+    with gunicorn(env, args.port) as url:
+        for name, path in paths.items():
+            wrk(url + path, connections=args.connections, seconds=3)  # warm-up
+            figures = wrk(url + path, connections=args.connections, seconds=args.seconds)
+            rows.append((name, figures, queries[name]))
+            print(f"  {name}: {figures} queries {queries[name]}", flush=True)
+    return rows
+
+
+def report(title: str, rows: list) -> None:
+    print(f"  {title}")
+    baseline = rows[-1][1]["rps"]
+    for name, f, (status, miss, hit) in rows:
+        print(
+            f"    {name:<32} {f['rps']:>7.0f} req/s  p50 {f['p50']:>7.1f} ms  "
+            f"p95 {f['p95']:>7.1f} ms  p99 {f['p99']:>7.1f} ms  "
+            f"queries miss {miss:>2} hit {hit:>2}  HTTP {status}  errors {f['errors']:.0f}  "
+            f"(x{f['rps'] / baseline:.2f} of baseline)"
+        )
+
+
 def main() -> None:
-    args = arguments(
+    parser = arguments(
         __doc__, posts=1_000_000, likes=10_000_000, users=100_000, communities=100,
-        connections=32, seconds=30, port=8772, keep=False,
-    ).parse_args()  # fmt: skip
+        connections=32, seconds=30, port=8772, keep=False, no_redis_down=False,
+    )  # fmt: skip
+    args = parser.parse_args()
 
     loaded = sql(f"SHOW DATABASES LIKE '{DB}'").strip() and sql(
         "SELECT COUNT(*) FROM posts_post", DB
@@ -130,31 +173,28 @@ def main() -> None:
         "post list API": "/api/v1/posts/",
         "baseline: post list API, 1 row": "/api/v1/posts/?page_size=1",
     }
-    env = app_env(DB)
-    out = manage(env, "shell", "-c", QUERIES.replace("PATHS", json.dumps(paths)))
-    queries = json.loads(out.split("QUERIES ", 1)[1])
+    # Throttles out of the way per second, not per minute: DRF keeps every request of the
+    # window in the cache, so at these rates a per-minute window pickles tens of thousands of
+    # timestamps into and out of Redis on every API request (the baseline's too).
+    unthrottled = {f"API_THROTTLE_{kind}": "100000000/s" for kind in ("ANON", "USER", "AUTH")}
+    passes = {"with Redis: listings and cards cached": app_env(DB, **unthrottled)}
+    if not args.no_redis_down:
+        down = f"rediscache://127.0.0.1:{closed_port()}/0"
+        passes["Redis stopped (CACHE_URL on a closed port): from the database"] = app_env(
+            DB, CACHE_URL=down, **unthrottled
+        )
     try:
-        rows = []
-        with gunicorn(env, args.port) as url:
-            for name, path in paths.items():
-                wrk(url + path, connections=args.connections, seconds=3)  # warm-up
-                figures = wrk(url + path, connections=args.connections, seconds=args.seconds)
-                rows.append((name, path, figures))
-                print(f"  {name}: {figures}", flush=True)
+        results = {}
+        for title, env in passes.items():
+            print(f"  pass: {title}", flush=True)
+            results[title] = measure(env, paths, args)
         print(
             f"\nread path ({CORES} cores, {args.posts:,} posts, {like_rows:,} likes, "
             f"{args.users:,} users; gunicorn {gunicorn_workers()} workers x 2 threads; "
             f"wrk {args.connections} connections x {args.seconds} s each)"
         )
-        baseline = rows[-1][2]["rps"]
-        for name, _path, f in rows:
-            status, count = queries[name]
-            print(
-                f"  {name:<32} {f['rps']:>7.0f} req/s  p50 {f['p50']:>7.1f} ms  "
-                f"p95 {f['p95']:>7.1f} ms  p99 {f['p99']:>7.1f} ms  {count} queries  "
-                f"HTTP {status}  errors {f['errors']:.0f}  "
-                f"(x{f['rps'] / baseline:.2f} of baseline)"
-            )
+        for title, rows in results.items():
+            report(title, rows)
     finally:
         if not args.keep:
             database_drop(DB)

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
 
 from communities.models import Community, Membership
+from core.cache import cached_by_version
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -77,3 +79,34 @@ def community_list_largest(*, limit: int) -> list[Community]:
     return list(
         Community.objects.only("id", "slug", "name").order_by("-member_count", "name")[:limit]
     )
+
+
+MODERATORS_SHOWN = 10
+HEADER_TTL_SECONDS = 3600
+
+
+def community_cache_name(slug: str) -> str:
+    """The cache name of what a community's page shows about it (its version is bumped by
+    every write to the community or its memberships, communities.services)."""
+    return f"community:{slug}"
+
+
+@dataclass(frozen=True)
+class CommunityHeader:
+    community: Community
+    moderators: list[Membership]  # owner first, with their users
+
+
+def community_header(*, slug: str) -> CommunityHeader | None:
+    """A community and its first moderators (its page's banner and sidebar), cached."""
+
+    def compute() -> CommunityHeader | None:
+        community = Community.objects.filter(slug=slug).first()
+        if community is None:
+            return None
+        moderators = community_members(community=community).filter(
+            role__in=[Membership.Role.OWNER, Membership.Role.MODERATOR]
+        )
+        return CommunityHeader(community, list(moderators[:MODERATORS_SHOWN]))
+
+    return cached_by_version(community_cache_name(slug), compute, HEADER_TTL_SECONDS)

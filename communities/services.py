@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from communities.models import Community, Membership
+from communities.selectors import community_cache_name
+from core.cache import version_bump_on_commit
 from events.envelope import EventType
 from events.services import event_append
 
@@ -87,6 +89,7 @@ def community_create(
                 payload={"name": name, "slug": slug, "member_count": 1},
                 occurred_at=occurred_at,
             )
+            version_bump_on_commit(community_cache_name(slug))
     except IntegrityError as exc:  # lost a race for the same name or slug
         raise ValidationError({"slug": "This name or URL name was just taken."}) from exc
     return community
@@ -114,6 +117,7 @@ def community_join(
                 payload={"role": membership.role},
                 occurred_at=occurred_at,
             )
+            version_bump_on_commit(community_cache_name(community.slug))
     except IntegrityError:
         # A concurrent request joined first (unique user+community); that one has the event.
         return Membership.objects.get(user=user, community=community)
@@ -146,6 +150,7 @@ def community_leave(
             payload={"role": membership.role},
             occurred_at=occurred_at,
         )
+        version_bump_on_commit(community_cache_name(community.slug))
 
 
 def _membership_of(*, user: User, community: Community) -> Membership | None:
@@ -182,6 +187,7 @@ def community_transfer_ownership(
         memberships.filter(role=Membership.Role.OWNER).update(role=Membership.Role.MODERATOR)
         target.role = Membership.Role.OWNER
         target.save(update_fields=["role"])
+        version_bump_on_commit(community_cache_name(community.slug))
     return target
 
 
@@ -208,6 +214,7 @@ def membership_set_role(
             raise ValidationError({"role": "Transfer ownership to change the owner's role."})
         membership.role = role
         membership.save(update_fields=["role"])
+        version_bump_on_commit(community_cache_name(community.slug))
     return membership
 
 
@@ -241,6 +248,7 @@ def community_update(
             Community.objects.filter(pk=community.pk).update(
                 name=new_name, description=new_description
             )
+            version_bump_on_commit(community_cache_name(community.slug))
     except IntegrityError as exc:
         raise ValidationError({"name": "A community with this name already exists."}) from exc
     community.refresh_from_db()

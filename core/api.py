@@ -51,14 +51,17 @@ class FeedCursorPagination(CursorPagination):
     """Cursor pagination for feeds: stable under inserts, no COUNT(*) over the table.
 
     The ordering is the queryset's own (the selector ranks by hot, new or top), so the
-    cursor encodes the position in whichever ranking the client asked for."""
+    cursor encodes the position in whichever ranking the client asked for. Besides a QuerySet
+    it pages anything with a QuerySet's `order_by`, `filter` and slices and an `ordering`
+    (the cached feeds of posts/listings.py)."""
 
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
 
     def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
-        return tuple(queryset.query.order_by) or ("-pk",)
+        ordering = getattr(queryset, "ordering", None) or queryset.query.order_by
+        return tuple(ordering) or ("-pk",)
 
 
 def api_not_found(request, exception=None):

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from posts import services
+from posts import listings, services
 from posts.models import Comment, Like, Post, Share
 
 COUNTERS = ("like_count", "comment_count", "share_count", "hot_score")
@@ -42,6 +42,11 @@ class PostAdmin(admin.ModelAdmin):
         for post in queryset.select_related("community"):
             services.post_delete(actor=request.user, post=post)
         self.message_user(request, f"Deleted {queryset.count()} post(s).")
+
+    def save_model(self, request: HttpRequest, obj: Post, form, change: bool) -> None:
+        """An edit here changes what the post's card shows (and where it ranks)."""
+        super().save_model(request, obj, form, change)
+        listings.posts_changed_on_commit([obj.pk], reposts=True)
 
 
 @admin.register(Like)

@@ -22,10 +22,13 @@ from rest_framework.response import Response
 from communities.models import Community
 from core.api import FeedCursorPagination, StandardPagination
 from core.api_docs import DETAIL, ERROR_RESPONSES
+from posts.cards import api_posts
+from posts.listings import feed_api
 from posts.models import Comment, Post
 from posts.selectors import (
     FeedOrder,
     comment_list_for_post,
+    community_id_for_slug,
     post_get_for_viewer,
     post_list_api,
 )
@@ -211,6 +214,28 @@ class PostViewSet(
             author_username=filters.get("author"),
             kind=filters.get("kind"),
         )
+
+    def list(self, request):
+        """A page of the ranked feed from its Redis listing and cached post objects (the
+        database when they cannot answer); the same pages and cursors either way."""
+        params = PostListParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = params.validated_data
+        slug = filters.get("community")
+        feed = feed_api(
+            order=FeedOrder.parse(filters.get("ordering"), filters.get("period")),
+            community_id=community_id_for_slug(slug) if slug else None,
+            community_slug=slug,
+            author_username=filters.get("author"),
+            kind=filters.get("kind"),
+        )
+        entries = self.paginate_queryset(feed)
+        posts = api_posts(
+            [entry["pk"] for entry in entries],
+            request=request,
+            serialize=lambda found: PostOutput(found, many=True).data,
+        )
+        return self.get_paginated_response(posts)
 
     def _post(self, pk: str) -> Post:
         post = post_get_for_viewer(post_id=int(pk), viewer=self.request.user)

@@ -7,9 +7,10 @@ the paginator adds one COUNT: a constant number of queries whatever the page siz
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import Page
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Subquery, Value
@@ -49,21 +50,26 @@ class FeedOrder:
 DEFAULT_ORDER = FeedOrder()
 
 
+def _visible_posts() -> QuerySet[Post]:
+    return Post.objects.filter(deleted_at__isnull=True)
+
+
+def _with_relations(posts: QuerySet[Post]) -> QuerySet[Post]:
+    # Community and author are prefetched, not joined: with those INNER JOINs MariaDB may start
+    # from auth_user and sort every post (3 s at 100k posts, bench/read_path.py); without them
+    # the feed query walks the post_hot / post_created index and stops after one page. The
+    # related rows then come by primary key, one query per relation (constant per page).
+    return posts.select_related("shared_from").prefetch_related(  # LEFT JOIN: after posts_post
+        "community", "author", "shared_from__community", "shared_from__author"
+    )
+
+
 def _posts_for_viewer(viewer: User | AnonymousUser) -> QuerySet[Post]:
     if viewer.is_authenticated:
         liked = Exists(Like.objects.filter(post=OuterRef("pk"), user=viewer))
     else:
         liked = Value(False, output_field=BooleanField())
-    # Community and author are prefetched, not joined: with those INNER JOINs MariaDB may start
-    # from auth_user and sort every post (3 s at 100k posts, bench/read_path.py); without them
-    # the feed query walks the post_hot / post_created index and stops after one page. The
-    # related rows then come by primary key, one query per relation (constant per page).
-    return (
-        Post.objects.filter(deleted_at__isnull=True)
-        .select_related("shared_from")  # a LEFT JOIN: cannot come before posts_post
-        .prefetch_related("community", "author", "shared_from__community", "shared_from__author")
-        .annotate(liked=liked)
-    )
+    return _with_relations(_visible_posts()).annotate(liked=liked)
 
 
 def _trending(posts: QuerySet[Post]) -> QuerySet[Post]:
@@ -102,8 +108,7 @@ def post_list_feed(
     """The home feed: the viewer's communities, or every community for anonymous viewers."""
     posts = _posts_for_viewer(viewer)
     if viewer.is_authenticated:
-        joined = Membership.objects.filter(user=viewer).values("community_id")
-        posts = posts.filter(community_id__in=joined)
+        posts = posts.filter(community_id__in=community_ids_joined(user=viewer))
     return _ordered(posts, order, now)
 
 
@@ -187,6 +192,68 @@ def post_list_api(
     if kind:
         posts = posts.filter(kind=kind)
     return _ordered(posts, order, None)
+
+
+def post_ranking(
+    *,
+    order: FeedOrder = DEFAULT_ORDER,
+    community_id: int | None = None,
+    joined_by: User | None = None,
+    community_slug: str | None = None,
+    author_username: str | None = None,
+    kind: str | None = None,
+    now: datetime | None = None,
+) -> QuerySet[Post]:
+    """Visible posts in a feed order, narrowed like the feeds above, without related rows or
+    the viewer's bits: what the Redis listings are built from (posts/listings.py), and what
+    answers when a listing cannot."""
+    posts = _visible_posts()
+    if community_id is not None:
+        posts = posts.filter(community_id=community_id)
+    if joined_by is not None:
+        posts = posts.filter(community_id__in=community_ids_joined(user=joined_by))
+    if community_slug:
+        posts = posts.filter(community__slug=community_slug)
+    if author_username:
+        posts = posts.filter(author__username=author_username)
+    if kind:
+        posts = posts.filter(kind=kind)
+    return _ordered(posts, order, now)
+
+
+RANK_FIELDS = ("pk", "community_id", "created_at", "like_count", "comment_count", "hot_score")
+
+
+def post_rank_rows(post_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """What places posts in the listings: RANK_FIELDS and `deleted_at`, deleted posts too."""
+    return list(Post.objects.filter(pk__in=list(post_ids)).values(*RANK_FIELDS, "deleted_at"))
+
+
+def repost_ids(post_ids: Iterable[int]) -> list[int]:
+    """Reposts of these posts (their cards show the original)."""
+    return list(Post.objects.filter(shared_from_id__in=list(post_ids)).values_list("pk", flat=True))
+
+
+def posts_for_cards(post_ids: Iterable[int]) -> dict[int, Post]:
+    """Visible posts by id with everything a card or the API shows, not the viewer's bits."""
+    return {post.pk: post for post in _with_relations(_visible_posts().filter(pk__in=post_ids))}
+
+
+def post_ids_liked(*, viewer: User | AnonymousUser, post_ids: Iterable[int]) -> set[int]:
+    """Which of these posts the viewer likes (one query; none for anonymous viewers)."""
+    post_ids = list(post_ids)
+    if not viewer.is_authenticated or not post_ids:
+        return set()
+    liked = Like.objects.filter(user=viewer, post_id__in=post_ids)
+    return set(liked.values_list("post_id", flat=True))
+
+
+def community_ids_joined(*, user: User) -> QuerySet:
+    return Membership.objects.filter(user=user).values_list("community_id", flat=True)
+
+
+def community_id_for_slug(slug: str) -> int | None:
+    return Community.objects.filter(slug=slug).values_list("pk", flat=True).first()
 
 
 def comment_list_for_post(*, post: Post) -> QuerySet[Comment]:

@@ -21,8 +21,8 @@ from communities.models import Community, Membership
 from communities.services import user_require_active
 from events.envelope import EventType
 from events.services import event_append
+from posts import listings, ranking
 from posts import media as media_lib
-from posts import ranking
 from posts.models import Comment, Like, Post, Share
 
 if TYPE_CHECKING:
@@ -162,6 +162,7 @@ def post_create(
                 payload=_post_created_payload(post),
                 occurred_at=occurred_at,
             )
+            listings.posts_changed_on_commit([post.pk])
     except BaseException:
         if processed is not None:
             media_lib.media_delete(processed.stored_names)
@@ -205,6 +206,7 @@ def post_delete(*, actor: User, post: Post, occurred_at: datetime | None = None)
             payload={"kind": locked.kind, "author_id": locked.author_id, "deleted_by": role},
             occurred_at=occurred_at,
         )
+        listings.posts_changed_on_commit([locked.pk], reposts=True)
         transaction.on_commit(lambda: media_lib.media_delete(files))
     post.refresh_from_db()
 
@@ -256,6 +258,7 @@ def post_like(*, user: User, post: Post, occurred_at: datetime | None = None) ->
             payload={"author_id": locked.author_id, "kind": locked.kind},
             occurred_at=occurred_at,
         )
+        listings.posts_changed_on_commit([locked.pk])
     _counters_refresh(post)
     return like
 
@@ -278,6 +281,7 @@ def post_unlike(*, user: User, post: Post, occurred_at: datetime | None = None) 
             payload={"author_id": locked.author_id, "kind": locked.kind},
             occurred_at=occurred_at,
         )
+        listings.posts_changed_on_commit([locked.pk])
     _counters_refresh(post)
     return True
 
@@ -331,6 +335,7 @@ def comment_create(
             },
             occurred_at=occurred_at,
         )
+        listings.posts_changed_on_commit([locked.pk])
     _counters_refresh(post)
     return comment
 
@@ -415,6 +420,8 @@ def post_share(
             },
             occurred_at=occurred_at,
         )
+        changed = [locked.pk] if repost is None else [locked.pk, repost.pk]
+        listings.posts_changed_on_commit(changed, reposts=True)
     if original is post:
         _counters_refresh(post)
     return share

@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Page
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -11,24 +12,41 @@ from django.views.static import serve
 from analytics.selectors.trends import prediction_batch_latest, trending_community_list
 from communities.models import Community
 from communities.selectors import (
+    community_header,
     community_list_for_user,
-    community_members,
     membership_get,
     user_can_moderate,
 )
-from core.web import message_errors, page_of, redirect_back
-from posts import selectors, services
+from core.web import PAGE_SIZE, message_errors, page_of, redirect_back
+from posts import cards, listings, selectors, services
 from posts.forms import CommentForm, PostForm, ShareForm
 from posts.models import Comment, Post
 
 TRENDING_COMMUNITIES = 10
 
 
+def _card_page(request: HttpRequest, feed: listings.Feed) -> Page:
+    """A page of a feed, as the viewer's cards."""
+    feed.prefetch(request.GET.get("page"), PAGE_SIZE)
+    page = page_of(feed, request.GET.get("page"))
+    ids = [entry["pk"] for entry in page.object_list]
+    page.object_list = cards.cards_for(ids, request=request)
+    return page
+
+
+def _post_page(request: HttpRequest, posts) -> Page:
+    """A page of posts from a database query, as the viewer's cards."""
+    page = page_of(posts, request.GET.get("page"))
+    loaded = list(page.object_list)
+    page.object_list = cards.cards_for([p.pk for p in loaded], request=request, posts=loaded)
+    return page
+
+
 def home(request: HttpRequest) -> HttpResponse:
     order = selectors.FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
-    posts = selectors.post_list_feed(viewer=request.user, order=order)
+    feed = listings.feed_home(viewer=request.user, order=order)
     context = {
-        "page": page_of(posts, request.GET.get("page")),
+        "page": _card_page(request, feed),
         "order": order,
         "my_communities": community_list_for_user(user=request.user)[:12],
     }
@@ -40,7 +58,7 @@ def trending(request: HttpRequest) -> HttpResponse:
     communities it expects to be busiest."""
     run = prediction_batch_latest()
     context = {
-        "page": page_of(selectors.post_list_trending(viewer=request.user), request.GET.get("page")),
+        "page": _post_page(request, selectors.post_list_trending(viewer=request.user)),
         "run": run,
         "communities": trending_community_list(run=run, limit=TRENDING_COMMUNITIES),
     }
@@ -50,17 +68,18 @@ def trending(request: HttpRequest) -> HttpResponse:
 def community_page(request: HttpRequest, slug: str) -> HttpResponse:
     """A community's page: its feed of posts, with who runs it and the viewer's membership.
     (In the communities URL namespace as `communities:detail`; see streamer/urls.py.)"""
-    community = get_object_or_404(Community, slug=slug)
+    header = community_header(slug=slug)
+    if header is None:
+        raise Http404("No such community.")
+    community = header.community
     order = selectors.FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
-    posts = selectors.post_list_community(community=community, viewer=request.user, order=order)
+    feed = listings.feed_community(community_id=community.pk, order=order)
     context = {
         "community": community,
         "membership": membership_get(user=request.user, community=community),
         "can_moderate": user_can_moderate(user=request.user, community=community),
-        "moderators": community_members(community=community).filter(
-            role__in=["owner", "moderator"]
-        )[:10],
-        "page": page_of(posts, request.GET.get("page")),
+        "moderators": header.moderators,
+        "page": _card_page(request, feed),
         "order": order,
     }
     return render(request, "communities/detail.html", context)
@@ -198,7 +217,7 @@ def user_profile(request: HttpRequest, username: str) -> HttpResponse:
     posts = selectors.post_list_author(author=person, viewer=request.user)
     context = {
         "person": person,
-        "page": page_of(posts, request.GET.get("page")),
+        "page": _post_page(request, posts),
         "communities": Community.objects.filter(memberships__user=person).order_by("name")[:20],
         "post_total": Post.objects.filter(author=person, deleted_at__isnull=True).count(),
     }

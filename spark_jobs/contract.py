@@ -34,10 +34,10 @@ class Tables:
 
 class Queries:
     """Streaming query names: the ledger (`Tables.SPARK_BATCH`) keys batches by them, and the
-    job runner names its pid files after the job."""
+    job runner names its pid files after the job. (Ledger rows of the former
+    `engagement_dead_letters` query may remain; dead letters now come from `engagement`.)"""
 
     METRICS = "engagement"
-    DEAD_LETTERS = "engagement_dead_letters"
 
 
 class SparkApps:

@@ -146,8 +146,28 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# The cache (API throttling counters, among others) is shared by every web process.
+# The cache (API throttling counters, feed listings and rendered post cards) is shared by every
+# web process. On Redis it goes through django-redis with short timeouts and errors ignored:
+# a Redis outage costs cache misses (pages and the API read the database; see core/cache.py),
+# never an error. CACHE_RETRY_SECONDS: how long a process leaves Redis alone after a failure.
 CACHES = {"default": env.cache("CACHE_URL", default=local_redis_url(10, "rediscache"))}
+if CACHES["default"]["BACKEND"].endswith(".RedisCache"):
+    CACHES["default"]["BACKEND"] = "django_redis.cache.RedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        IGNORE_EXCEPTIONS=True,
+        SOCKET_CONNECT_TIMEOUT=env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+        SOCKET_TIMEOUT=env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+    )
+CACHE_RETRY_SECONDS = env.float("CACHE_RETRY_SECONDS", default=5.0)
+
+# Ranked feed listings in Redis (posts/listings.py) and cached post cards (posts/cards.py): ids
+# kept per listing (deeper pages read the database), how long an unread listing is kept, the
+# interval of the periodic recompute (a periodic task created at `migrate`, then edited in the
+# admin), and how long a rendered card is kept.
+FEED_LISTING_SIZE = env.int("FEED_LISTING_SIZE", default=1000)
+FEED_LISTING_IDLE_SECONDS = env.int("FEED_LISTING_IDLE_SECONDS", default=600)
+FEED_RECOMPUTE_SECONDS = env.int("FEED_RECOMPUTE_SECONDS", default=60)
+FEED_CARD_TTL_SECONDS = env.int("FEED_CARD_TTL_SECONDS", default=24 * 3600)
 
 # Celery: Redis is the broker; django-celery-beat keeps the schedule in the database.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=local_redis_url(0))

@@ -1,4 +1,5 @@
-"""Test overrides: fast password hashing, media under var/test-media, separate broker and topic."""
+"""Test overrides: fast password hashing, media under var/test-media, separate broker, cache
+and topic."""
 
 from .settings import *  # noqa: F403
 from .settings import VAR_DIR, env, local_redis_url
@@ -12,7 +13,14 @@ CONN_MAX_AGE = 0
 CELERY_BROKER_URL = env.str("TEST_CELERY_BROKER_URL", default=local_redis_url(2))
 CELERY_RESULT_BACKEND = env.str("TEST_CELERY_RESULT_BACKEND", default=local_redis_url(3))
 KAFKA_EVENTS_TOPIC = env.str("TEST_KAFKA_EVENTS_TOPIC", default="test.streamer.events")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The real Redis, in a database of its own, emptied before each test (the root conftest.py).
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": env.str("TEST_CACHE_REDIS_URL", default=local_redis_url(4)),
+        "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 2},
+    }
+}
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min", "auth": "100000/min"},

@@ -104,7 +104,7 @@ def test_html_page_answers_clean_503_while_database_is_down(client, monkeypatch)
     def unreachable(**_kwargs):
         raise DB_DOWN
 
-    monkeypatch.setattr("posts.views.selectors.post_list_feed", unreachable)
+    monkeypatch.setattr("posts.views.listings.feed_home", unreachable)
     response = client.get("/")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
@@ -118,7 +118,7 @@ def test_api_answers_json_503_while_database_is_down(client, monkeypatch):
     def unreachable(**_kwargs):
         raise DB_DOWN
 
-    monkeypatch.setattr("posts.api.post_list_api", unreachable)
+    monkeypatch.setattr("posts.api.feed_api", unreachable)
     response = client.get("/api/v1/posts/")
     assert response.status_code == 503
     assert "detail" in response.json()

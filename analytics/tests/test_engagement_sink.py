@@ -24,7 +24,7 @@ from analytics.sketches import sketch_of
 from analytics.spark_runner import job_database_url as database_url
 from spark_jobs.contract import SCORE_WEIGHTS
 from spark_jobs.engagement import sink
-from spark_jobs.engagement.sink import BatchInfo, apply_dead_letters, apply_staged_buckets
+from spark_jobs.engagement.sink import BatchInfo, DeadLetter, apply_staged_buckets
 from tests.support.spark_faults import Fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,27 +162,36 @@ def test_late_events_are_set_on_the_batch_ledger_row():
     assert SparkBatch.objects.get(batch_id=3).late_events == 7
 
 
-def test_dead_letters_are_stored_once_per_kafka_position():
-    rows = [
-        {
-            "topic": "test.events",
-            "partition": 1,
-            "offset": 42,
-            "kafka_timestamp": T0.replace(tzinfo=None),
-            "raw_key": b"9",
-            "raw_value": b"\xff not json",
-            "error": "not a JSON object",
-        }
-    ]
+def test_dead_letters_are_stored_once_per_kafka_position_with_the_batch():
+    letter = DeadLetter(
+        partition=1,
+        offset=42,
+        kafka_timestamp=T0.replace(tzinfo=None),
+        raw_key=b"9",
+        raw_value=b"\xff not json",
+        error="not a JSON object",
+    )
 
-    apply_dead_letters(rows, batch(0, sink.DEAD_LETTER_QUERY), url=database_url())
-    apply_dead_letters(rows, batch(1, sink.DEAD_LETTER_QUERY), url=database_url())
+    apply(0, uuid.uuid4().hex, rows=0, dead_letters=[letter])
+    # The same message in a later batch (the topic replayed from a new checkpoint).
+    apply(1, uuid.uuid4().hex, rows=0, dead_letters=[letter])
 
-    letter = EngagementDeadLetter.objects.get()
-    assert (letter.partition, letter.offset, letter.error) == (1, 42, "not a JSON object")
-    assert bytes(letter.raw_value) == b"\xff not json"
-    assert letter.raw_text.endswith(" not json")
-    assert SparkBatch.objects.filter(query_name=sink.DEAD_LETTER_QUERY).count() == 2
+    stored = EngagementDeadLetter.objects.get()
+    assert (stored.topic, stored.partition, stored.offset, stored.error) == (
+        "test.events", 1, 42, "not a JSON object",
+    )  # fmt: skip
+    assert bytes(stored.raw_value) == b"\xff not json"
+    assert stored.raw_text.endswith(" not json")
+    assert SparkBatch.objects.count() == 2
+
+
+def test_a_failed_batch_stores_no_dead_letter():
+    letter = DeadLetter(1, 43, None, None, b"{", "not a JSON object")
+
+    with pytest.raises(RuntimeError, match="injected"):
+        apply(0, uuid.uuid4().hex, rows=0, dead_letters=[letter], hooks=Fault("fail_in_batch", 0))
+
+    assert not EngagementDeadLetter.objects.exists()
 
 
 def test_batch_info_comes_from_the_checkpoint_offset_log(tmp_path: Path):

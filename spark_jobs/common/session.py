@@ -84,6 +84,9 @@ def spark_conf(app_name: str) -> dict[str, str]:
         "spark.sql.streaming.stateStore.providerClass": os.environ.get(
             "SPARK_STATE_STORE_PROVIDER", ROCKSDB_STATE_STORE
         ),
+        # Each micro-batch checkpoints only the state it changed (a changelog) instead of
+        # uploading RocksDB files; snapshots are taken in the background.
+        "spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled": "true",
         "spark.driver.extraJavaOptions": UTC_JVM,
         "spark.executor.extraJavaOptions": UTC_JVM,
     }

@@ -2,12 +2,10 @@
 `manage.py run_spark_job engagement`, which passes the arguments below and the environment
 (SPARK_MASTER, SPARK_JARS_DIR, KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL).
 
-Two streaming queries read the same topic, each with its own checkpoint under
-`<checkpoint dir>/buckets` and `<checkpoint dir>/dead_letters`:
-- `engagement`: parse -> valid events -> dedupe within the watermark -> per post and
-  community, window/hour/day bucket counts and actor sketches (update mode) ->
-  EngagementSink;
-- `engagement_dead_letters`: parse -> rejected messages (append mode) -> DeadLetterSink."""
+One streaming query, `engagement`, checkpointed under `<checkpoint dir>/buckets`: parse
+-> dedupe within the watermark -> per post and community, window/hour/day bucket counts
+and actor sketches, plus the rejected messages (update mode) -> EngagementSink, which
+writes the changed buckets and the dead letters in one transaction with the ledger row."""
 
 from __future__ import annotations
 
@@ -26,10 +24,8 @@ from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from spark_jobs.common.session import REPO_DIR, kafka_bootstrap_servers, spark_session
 from spark_jobs.contract import SparkApps, database_url
 from spark_jobs.engagement.sink import (
-    DEAD_LETTER_QUERY,
     METRICS_QUERY,
     BatchHooks,
-    DeadLetterSink,
     EngagementSink,
     late_events_record,
 )
@@ -37,16 +33,12 @@ from spark_jobs.engagement.transform import (
     DEFAULT_MAX_CLOCK_SKEW,
     DEFAULT_WATERMARK,
     DEFAULT_WINDOW,
-    dead_letters,
     engagement_counts,
     interval_seconds,
 )
 
 DEFAULT_TOPIC = "streamer.events"
 DEFAULT_TRIGGER_INTERVAL = "1 second"
-# Dead letters are rare and nobody waits for them: a slower trigger leaves the cores to the
-# metrics query between its batches.
-DEFAULT_DEAD_LETTER_TRIGGER_INTERVAL = "30 seconds"
 DEFAULT_CHECKPOINT_DIR = REPO_DIR / "var" / "checkpoints" / "engagement"
 RESTART_PAUSE_SECONDS = 5
 MAX_RESTART_PAUSE_SECONDS = 120
@@ -63,7 +55,6 @@ class EngagementJobConfig:
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
     trigger_interval: str = DEFAULT_TRIGGER_INTERVAL
-    dead_letter_trigger_interval: str = DEFAULT_DEAD_LETTER_TRIGGER_INTERVAL
     available_now: bool = False
     window: str = DEFAULT_WINDOW
     watermark: str = DEFAULT_WATERMARK
@@ -74,11 +65,7 @@ class EngagementJobConfig:
         window = interval_seconds(self.window)
         if window <= 0 or 3600 % window:
             raise ValueError("--window must divide an hour evenly (hourly rollups sum windows)")
-        intervals = (
-            self.watermark, self.max_clock_skew, self.trigger_interval,
-            self.dead_letter_trigger_interval,
-        )  # fmt: skip
-        for text in intervals:
+        for text in (self.watermark, self.max_clock_skew, self.trigger_interval):
             interval_seconds(text)
         if self.starting_offsets not in {
             "earliest",
@@ -89,10 +76,6 @@ class EngagementJobConfig:
     @property
     def metrics_checkpoint(self) -> Path:
         return self.checkpoint_dir / "buckets"
-
-    @property
-    def dead_letters_checkpoint(self) -> Path:
-        return self.checkpoint_dir / "dead_letters"
 
 
 def kafka_records(spark: SparkSession, config: EngagementJobConfig) -> DataFrame:
@@ -144,22 +127,7 @@ def start_queries(
         config,
         config.trigger_interval,
     ).start()
-    rejected = dead_letters(kafka_records(spark, config), max_clock_skew=config.max_clock_skew)
-    dead = _with_trigger(
-        rejected.writeStream.queryName(DEAD_LETTER_QUERY)
-        .outputMode("append")
-        .option("checkpointLocation", str(config.dead_letters_checkpoint))
-        .foreachBatch(
-            DeadLetterSink(
-                checkpoint_dir=config.dead_letters_checkpoint,
-                topic=config.topic,
-                url=config.database_url,
-            )
-        ),
-        config,
-        config.dead_letter_trigger_interval,
-    ).start()
-    return [metrics, dead]
+    return [metrics]
 
 
 def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
@@ -277,9 +245,6 @@ def parse_args(argv: Sequence[str] | None = None) -> EngagementJobConfig:
     parser.add_argument("--starting-offsets", default="earliest")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=None)
     parser.add_argument("--trigger-interval", default=DEFAULT_TRIGGER_INTERVAL)
-    parser.add_argument(
-        "--dead-letter-trigger-interval", default=DEFAULT_DEAD_LETTER_TRIGGER_INTERVAL
-    )
     parser.add_argument("--available-now", action="store_true")
     parser.add_argument("--window", default=DEFAULT_WINDOW)
     parser.add_argument("--watermark", default=DEFAULT_WATERMARK)
@@ -294,7 +259,6 @@ def parse_args(argv: Sequence[str] | None = None) -> EngagementJobConfig:
         starting_offsets=args.starting_offsets,
         max_offsets_per_trigger=args.max_offsets_per_trigger,
         trigger_interval=args.trigger_interval,
-        dead_letter_trigger_interval=args.dead_letter_trigger_interval,
         available_now=args.available_now,
         window=args.window,
         watermark=args.watermark,

@@ -42,7 +42,7 @@ from pyspark.sql import functions as F
 from spark_jobs.common.db import run_in_transaction
 from spark_jobs.common.jdbc import jdbc_write
 from spark_jobs.contract import COUNT_COLUMNS, POST_COUNTS, Queries, Tables
-from spark_jobs.engagement.transform import BUCKET_COLUMNS, DEAD_LETTER_COLUMNS
+from spark_jobs.engagement.transform import BUCKET_COLUMNS, REJECTED
 
 POST_TABLE = Tables.POST_ENGAGEMENT
 COMMUNITY_TABLE = Tables.COMMUNITY_ENGAGEMENT
@@ -51,7 +51,6 @@ DEAD_LETTER_TABLE = Tables.DEAD_LETTER
 LEDGER_TABLE = Tables.SPARK_BATCH
 
 METRICS_QUERY = Queries.METRICS
-DEAD_LETTER_QUERY = Queries.DEAD_LETTERS
 
 SQL_CHUNK = 500
 LEDGER_KEEP_BATCHES = 10_000
@@ -190,11 +189,24 @@ STAGING_CLEAR_SQL = f"DELETE FROM `{STAGING_TABLE}` WHERE `batch_id` <= %s"  # n
 
 
 def stage_buckets(buckets: DataFrame, batch: BatchInfo, *, token: str, url: str | None) -> None:
-    """Spark's executors write the batch's buckets to the staging table."""
+    """Spark's executors write the batch's buckets to the staging table (every column but
+    the rejected-message ones)."""
     staged = buckets.select(
         F.lit(batch.batch_id).alias("batch_id"), F.lit(token).alias("token"), *BUCKET_COLUMNS
     )
     jdbc_write(staged, STAGING_TABLE, url=url)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A rejected message, as the dead-letter table keeps it."""
+
+    partition: int
+    offset: int
+    kafka_timestamp: datetime | None
+    raw_key: bytes | None
+    raw_value: bytes | None
+    error: str
 
 
 def apply_staged_buckets(
@@ -202,20 +214,27 @@ def apply_staged_buckets(
     *,
     token: str,
     output_rows: int,
+    dead_letters: Sequence[DeadLetter] = (),
     url: str | None = None,
     hooks: BatchHooks | None = None,
 ) -> bool:
-    """Move the attempt's staged buckets into the metric tables and record the batch, in one
-    transaction. Returns False when the ledger shows the batch was already applied."""
+    """Move the attempt's staged buckets into the metric tables, store the batch's rejected
+    messages (once per Kafka position) and record the batch, in one transaction. Returns
+    False when the ledger shows the batch was already applied."""
 
     def work(cursor: Cursor) -> bool:
         if _ledger_has(cursor, batch):
             return False
+        now = _utc_now()
         if output_rows:
-            now = _utc_now()
             cursor.execute(POST_MERGE_SQL, (now, token))
             cursor.execute(COMMUNITY_MERGE_SQL, (now, token))
         cursor.execute(STAGING_CLEAR_SQL, (batch.batch_id,))
+        letters = [
+            (batch.topic, *(getattr(d, f) for f in DEAD_LETTER_FIELDS), now) for d in dead_letters
+        ]
+        for chunk in _chunks(letters, SQL_CHUNK):
+            cursor.executemany(DEAD_LETTER_INSERT_SQL, chunk)
         if hooks:
             hooks.inside_transaction(batch)
         _ledger_insert(cursor, batch, output_rows=output_rows)
@@ -245,36 +264,6 @@ def late_events_record(
 
 def batch_applied(batch: BatchInfo, *, url: str | None = None) -> bool:
     return run_in_transaction(lambda cursor: _ledger_has(cursor, batch), url=url)
-
-
-def apply_dead_letters(
-    rows: Sequence[dict[str, Any]], batch: BatchInfo, *, url: str | None = None
-) -> bool:
-    """Store rejected messages, once per Kafka position, and record the batch."""
-
-    def work(cursor: Cursor) -> bool:
-        if _ledger_has(cursor, batch):
-            return False
-        now = _utc_now()
-        values = [
-            (
-                row["topic"],
-                row["partition"],
-                row["offset"],
-                row["kafka_timestamp"],
-                row["raw_key"],
-                row["raw_value"],
-                row["error"],
-                now,
-            )
-            for row in rows
-        ]
-        for chunk in _chunks(values, SQL_CHUNK):
-            cursor.executemany(DEAD_LETTER_INSERT_SQL, chunk)
-        _ledger_insert(cursor, batch, output_rows=len(rows))
-        return True
-
-    return _run_once(work, batch, url)
 
 
 def _run_once(work: Any, batch: BatchInfo, url: str | None) -> bool:
@@ -329,6 +318,7 @@ def _ledger_insert(cursor: Cursor, batch: BatchInfo, *, output_rows: int) -> Non
         )
 
 
+DEAD_LETTER_FIELDS = ("partition", "offset", "kafka_timestamp", "raw_key", "raw_value", "error")
 DEAD_LETTER_INSERT_SQL = (
     f"INSERT INTO `{DEAD_LETTER_TABLE}` (`topic`, `partition`, `offset`, `kafka_timestamp`, "  # noqa: S608
     "`raw_key`, `raw_value`, `error`, `received_at`) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
@@ -339,6 +329,18 @@ DEAD_LETTER_INSERT_SQL = (
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for index in range(0, len(items), size):
         yield items[index : index + size]
+
+
+def dead_letter(row: Any) -> DeadLetter:
+    """A rejected message from its one-row group (see transform.bucket_counts)."""
+    return DeadLetter(
+        partition=row.post_id,
+        offset=row.community_id,
+        kafka_timestamp=row.window_start,
+        raw_key=None if row.raw_key is None else bytes(row.raw_key),
+        raw_value=None if row.raw_value is None else bytes(row.raw_value),
+        error=row.error,
+    )
 
 
 class EngagementSink:
@@ -370,21 +372,29 @@ class EngagementSink:
             log.warning("%s batch %s was already applied; skipped", self.query_name, batch_id)
             return
         started = time.monotonic()
-        # The batch's plan (Kafka read, parsing, state) runs once, for the count; the write
-        # reads the cached result.
-        buckets = batch_df.persist()
+        # The batch's plan (Kafka read, parsing, state) runs once, for the rejected messages
+        # and the count; the staging write reads the cached result.
+        output = batch_df.persist()
         try:
-            rows = buckets.count()
+            rejected = output.where(F.col("grain") == REJECTED)
+            dead_letters = [dead_letter(row) for row in rejected.collect()]
+            rows = output.count() - len(dead_letters)
             computed = time.monotonic()
             token = uuid.uuid4().hex
             if rows:
+                buckets = output.where(F.col("grain") != REJECTED)
                 stage_buckets(buckets, batch, token=token, url=self.url)
             staged = time.monotonic()
             applied = apply_staged_buckets(
-                batch, token=token, output_rows=rows, url=self.url, hooks=self.hooks
+                batch,
+                token=token,
+                output_rows=rows,
+                dead_letters=dead_letters,
+                url=self.url,
+                hooks=self.hooks,
             )
         finally:
-            buckets.unpersist()
+            output.unpersist()
         done = time.monotonic()
         log.info(
             "%s batch %s: %s messages, %s buckets, %s (spark %.2f s, staging %.2f s, merge %.2f s)",
@@ -397,41 +407,3 @@ class EngagementSink:
             staged - computed,
             done - staged,
         )
-
-
-class DeadLetterSink:
-    """foreachBatch target of the dead-letter query (append output mode)."""
-
-    def __init__(
-        self,
-        *,
-        checkpoint_dir: Path,
-        topic: str,
-        url: str | None = None,
-        query_name: str = DEAD_LETTER_QUERY,
-    ) -> None:
-        self.checkpoint_dir = checkpoint_dir
-        self.topic = topic
-        self.url = url
-        self.query_name = query_name
-
-    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
-        transport = batch_df.select(
-            *(
-                F.unix_micros(c).alias(c) if c == "kafka_timestamp" else F.col(c)
-                for c in DEAD_LETTER_COLUMNS
-            )
-        )
-        rows = []
-        for row in transport.collect():
-            values = row.asDict()
-            values["kafka_timestamp"] = _naive_utc_us(values["kafka_timestamp"])
-            for column in ("raw_key", "raw_value"):
-                values[column] = None if values[column] is None else bytes(values[column])
-            rows.append(values)
-        batch = read_batch_info(
-            self.checkpoint_dir, query_name=self.query_name, batch_id=batch_id, topic=self.topic
-        )
-        apply_dead_letters(rows, batch, url=self.url)
-        if rows:
-            log.warning("%s batch %s: %s dead letters", self.query_name, batch_id, len(rows))

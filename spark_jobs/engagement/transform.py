@@ -1,9 +1,9 @@
 """Pure DataFrame -> DataFrame steps of the engagement job.
 
-records (Kafka rows) -> parse_envelopes -> valid_events -> deduplicate_events
+records (Kafka rows) -> parse_envelopes -> messages_in_one_shape -> deduplicate_events
 -> bucket_counts (per post and community: window, hour and day counts, distinct actors,
-engagement score). Messages that fail parsing or validation leave through
-`invalid_messages` to the dead-letter sink instead.
+engagement score; and the rejected messages, for the dead-letter table). Each message is
+read and parsed once.
 
 Every function works on static and streaming DataFrames alike, so tests feed them small
 `spark.createDataFrame(...)` frames and the job feeds them the Kafka stream."""
@@ -46,23 +46,6 @@ DEFAULT_MAX_CLOCK_SKEW = "5 minutes"
 
 SCORE_TYPE = "decimal(14,1)"
 
-EVENT_COLUMNS = (
-    "event_id",
-    "event_type",
-    "event_time",
-    "actor_id",
-    "community_id",
-    "post_id",
-)
-DEAD_LETTER_COLUMNS = (
-    "topic",
-    "partition",
-    "offset",
-    "kafka_timestamp",
-    "raw_key",
-    "raw_value",
-    "error",
-)
 BUCKET_COLUMNS = (
     "post_id",
     "community_id",
@@ -75,6 +58,9 @@ BUCKET_COLUMNS = (
     "actors_sketch",
     "engagement_score",
 )
+# The aggregation's grain for a rejected message (see messages_in_one_shape, bucket_counts).
+REJECTED = "rejected"
+REJECTED_COLUMNS = ("raw_key", "raw_value", "error")
 INTERVAL_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 # The column metadata key Spark's withWatermark puts on the event-time column
 # (EventTimeWatermark.delayKey): a grouping key that carries it is evicted from the
@@ -140,13 +126,25 @@ def _first_error(
     def is_false(condition: Column) -> Column:
         return ~F.coalesce(condition, F.lit(False))
 
+    # The usual case, exactly the eight fields once each, is one comparison; the array work
+    # that names what is wrong runs only for the messages that fail it (`&` short-circuits).
+    keys_wrong = ~F.coalesce(
+        F.array_sort(keys) == F.array(*(F.lit(name) for name in sorted(ENVELOPE_FIELDS))),
+        F.lit(False),
+    )
     checks: list[tuple[Column, Column]] = [
         (text.isNull() | (F.trim(text) == ""), F.lit("empty message")),
         (keys.isNull(), F.lit("not a JSON object")),
-        (F.size(keys) != F.size(F.array_distinct(keys)), F.lit("duplicate field")),
-        (F.size(missing) > 0, F.concat(F.lit("missing field(s): "), F.array_join(missing, ", "))),
         (
-            F.size(unexpected) > 0,
+            keys_wrong & (F.size(keys) != F.size(F.array_distinct(keys))),
+            F.lit("duplicate field"),
+        ),
+        (
+            keys_wrong & (F.size(missing) > 0),
+            F.concat(F.lit("missing field(s): "), F.array_join(missing, ", ")),
+        ),
+        (
+            keys_wrong & (F.size(unexpected) > 0),
             F.concat(F.lit("unexpected field(s): "), F.array_join(unexpected, ", ")),
         ),
     ]
@@ -197,15 +195,29 @@ def _first_error(
     return F.coalesce(*(F.when(condition, message) for condition, message in checks))
 
 
-def valid_events(parsed: DataFrame) -> DataFrame:
-    """The envelopes that passed validation, reduced to what the counts need."""
-    return parsed.where(F.col("error").isNull()).select(*EVENT_COLUMNS)
+def messages_in_one_shape(parsed: DataFrame) -> DataFrame:
+    """Valid events and rejected messages in one shape, so that every message is read and
+    parsed once: a valid event keeps its id, type, time and ids; a rejected message takes
+    its Kafka position as its id ("rejected:<partition>:<offset>") and keeps its raw bytes
+    and error, with no event time (so it neither moves the watermark, as a far-future time
+    would, nor counts as late) and no type (so it counts nowhere)."""
+    valid = F.col("error").isNull()
 
+    def if_valid(column: str) -> Column:
+        return F.when(valid, F.col(column)).alias(column)
 
-def invalid_messages(parsed: DataFrame) -> DataFrame:
-    """The messages that failed, with their Kafka position and raw bytes, for the dead-letter
-    table."""
-    return parsed.where(F.col("error").isNotNull()).select(*DEAD_LETTER_COLUMNS)
+    def if_rejected(column: str) -> Column:
+        return F.when(~valid, F.col(column)).alias(column)
+
+    rejected_id = F.concat_ws(":", F.lit(REJECTED), "partition", "offset")
+    return parsed.select(
+        F.when(valid, F.col("event_id")).otherwise(rejected_id).alias("event_id"),
+        *(if_valid(c) for c in ("event_type", "event_time", "actor_id", "community_id", "post_id")),
+        "partition",
+        "offset",
+        "kafka_timestamp",
+        *(if_rejected(c) for c in ("raw_key", "raw_value", "error")),
+    )
 
 
 def deduplicate_events(events: DataFrame, *, watermark: str = DEFAULT_WATERMARK) -> DataFrame:
@@ -215,6 +227,7 @@ def deduplicate_events(events: DataFrame, *, watermark: str = DEFAULT_WATERMARK)
     `watermark`) that every later stateful step uses: an event_id is remembered until the
     watermark passes its event_time plus the delay, so a redelivery up to `watermark` after
     the first copy is still caught, and events older than the watermark are dropped as late.
+    Rows without an event time (rejected messages) pass and leave the state at once.
     A static frame has no watermark and keeps one row per event_id."""
     if events.isStreaming:
         return events.withWatermark("event_time", watermark).dropDuplicatesWithinWatermark(
@@ -231,62 +244,85 @@ def interval_seconds(text: str) -> int:
     return int(match.group(1)) * INTERVAL_UNITS[match.group(2)]
 
 
-def _buckets(window: str) -> Column:
-    """An event's three buckets: its stream window, its hour and its day (UTC)."""
-    stream_window = F.window("event_time", window)
+def _targets(window: str) -> Column:
+    """Where a message counts, as (grain, start, end, post_id, community_id) structs: a post
+    engagement event in its post's and its community's window, hour and day; posts created,
+    joins and leaves in the community's three; a rejected message in a group of its own,
+    keyed by its Kafka position and time; anything else nowhere."""
+    # Tumbling windows by arithmetic rather than F.window, which would drop the rows without an
+    # event time (the rejected messages) from the whole plan.
+    length = interval_seconds(window)
+    window_start = F.timestamp_seconds(F.floor(F.unix_seconds("event_time") / length) * length)
     hour, day = F.date_trunc("hour", "event_time"), F.date_trunc("day", "event_time")
-
-    def bucket(grain: str, start: Column, end: Column) -> Column:
-        return F.struct(F.lit(grain).alias("grain"), start.alias("start"), end.alias("end"))
-
-    return F.array(
-        bucket(GRAIN_WINDOW, stream_window.start, stream_window.end),
-        bucket(GRAIN_HOUR, hour, hour + F.expr("INTERVAL 1 HOUR")),
-        bucket(GRAIN_DAY, day, day + F.expr("INTERVAL 1 DAY")),
+    spans = (
+        (GRAIN_WINDOW, window_start, window_start + F.expr(f"INTERVAL {length} SECONDS")),
+        (GRAIN_HOUR, hour, hour + F.expr("INTERVAL 1 HOUR")),
+        (GRAIN_DAY, day, day + F.expr("INTERVAL 1 DAY")),
     )
+
+    def target(grain: str, start: Column, end: Column, post_id: Column) -> Column:
+        return F.struct(
+            F.lit(grain).alias("grain"),
+            start.alias("start"),
+            end.alias("end"),
+            post_id.cast("long").alias("post_id"),
+            F.col("community_id").cast("long").alias("community_id"),
+        )
+
+    community = [target(g, start, end, F.lit(0)) for g, start, end in spans]
+    post = [target(g, start, end, F.col("post_id")) for g, start, end in spans]
+    rejected = F.struct(
+        F.lit(REJECTED).alias("grain"),
+        F.col("kafka_timestamp").alias("start"),
+        F.col("kafka_timestamp").alias("end"),
+        F.col("partition").cast("long").alias("post_id"),
+        F.col("offset").alias("community_id"),
+    )
+    return (
+        F.when(F.col("event_type").isin(*POST_COUNTS), F.array(*post, *community))
+        .when(F.col("event_type").isin(*COMMUNITY_COUNTS), F.array(*community))
+        .when(F.col("error").isNotNull(), F.array(rejected))
+    )  # null (exploding into nothing) for the valid types that count nowhere
 
 
 def bucket_counts(
-    events: DataFrame, *, window: str = DEFAULT_WINDOW, watermark: str = DEFAULT_WATERMARK
+    messages: DataFrame, *, window: str = DEFAULT_WINDOW, watermark: str = DEFAULT_WATERMARK
 ) -> DataFrame:
     """Per post and per community, in each stream window, hour and day: the counts, net
-    likes, distinct actors (a HyperLogLog sketch and its estimate) and the engagement score.
+    likes, distinct actors (a HyperLogLog sketch and its estimate) and the engagement score;
+    and each rejected message as a one-row group of grain `rejected` (post_id = its
+    partition, community_id = its offset, window_start = its Kafka time, with its raw key,
+    value and error), so that the sink gets both from one pass over the topic.
 
-    Every event counts in three buckets for its community (post_id 0); post engagement
-    (views, likes, unlikes, comments, shares) also in the post's three. On a stream this is
-    one stateful aggregation: each bucket's counts and sketch live in Spark's state, every
-    micro-batch emits the complete current values of the buckets it touched (update mode),
-    so the sink sets rows and never adds. A bucket's state is dropped once the watermark
-    passes its end (`window_end` carries the watermark's delay for that: a day is kept until
-    the watermark leaves it, a minute for a few minutes), so state stays bounded."""
-    is_post_engagement = F.col("event_type").isin(*POST_COUNTS)
-    rows = events.where(F.col("event_type").isin(*POST_COUNTS, *COMMUNITY_COUNTS)).select(
-        "event_type",
-        "actor_id",
-        "community_id",
-        F.explode(
-            F.when(is_post_engagement, F.array("post_id", F.lit(0).cast("long"))).otherwise(
-                F.array(F.lit(0).cast("long"))
-            )
-        ).alias("post_id"),
-        F.explode(_buckets(window)).alias("bucket"),
-    )
+    On a stream this is one stateful aggregation: each bucket's counts and sketch live in
+    Spark's state, every micro-batch emits the complete current values of the groups it
+    touched (update mode), so the sink sets rows and never adds. A group's state is dropped
+    once the watermark passes its end (`window_end` carries the watermark's delay for that:
+    a day is kept until the watermark leaves it, a minute for a few minutes, a rejected
+    message as soon as the watermark passes its Kafka time), so state stays bounded."""
     delay = {WATERMARK_DELAY_KEY: interval_seconds(watermark) * 1000}
+    rows = messages.select(
+        "event_type", "actor_id", *REJECTED_COLUMNS, F.explode(_targets(window)).alias("target")
+    )
     counts = [
         F.count_if(F.col("event_type") == event_type).alias(column)
         for event_type, column in {**POST_COUNTS, **COMMUNITY_COUNTS}.items()
     ]
     grouped = rows.groupBy(
-        F.col("bucket.end").alias("window_end", metadata=delay),
-        F.col("bucket.grain").alias("grain"),
-        F.col("bucket.start").alias("window_start"),
-        "post_id",
-        "community_id",
-    ).agg(*counts, F.hll_sketch_agg("actor_id", HLL_LG_K).alias("actors_sketch"))
+        F.col("target.end").alias("window_end", metadata=delay),
+        F.col("target.grain").alias("grain"),
+        F.col("target.start").alias("window_start"),
+        F.col("target.post_id").alias("post_id"),
+        F.col("target.community_id").alias("community_id"),
+    ).agg(
+        *counts,
+        F.hll_sketch_agg("actor_id", HLL_LG_K).alias("actors_sketch"),
+        *(F.first(c, ignorenulls=True).alias(c) for c in REJECTED_COLUMNS),
+    )
     with_distinct = grouped.withColumn(
         "distinct_actors", F.hll_sketch_estimate("actors_sketch").cast("int")
     )
-    return with_engagement_score(with_distinct).select(*BUCKET_COLUMNS)
+    return with_engagement_score(with_distinct).select(*BUCKET_COLUMNS, *REJECTED_COLUMNS)
 
 
 def with_engagement_score(counts: DataFrame) -> DataFrame:
@@ -307,12 +343,8 @@ def engagement_counts(
     watermark: str = DEFAULT_WATERMARK,
     max_clock_skew: str = DEFAULT_MAX_CLOCK_SKEW,
 ) -> DataFrame:
-    """The whole metrics path: Kafka rows -> the buckets' current counts."""
-    events = valid_events(parse_envelopes(records, max_clock_skew=max_clock_skew))
-    deduplicated = deduplicate_events(events, watermark=watermark)
+    """The whole job: Kafka rows -> the buckets' current counts and the rejected messages,
+    each message read and parsed once."""
+    messages = messages_in_one_shape(parse_envelopes(records, max_clock_skew=max_clock_skew))
+    deduplicated = deduplicate_events(messages, watermark=watermark)
     return bucket_counts(deduplicated, window=window, watermark=watermark)
-
-
-def dead_letters(records: DataFrame, *, max_clock_skew: str = DEFAULT_MAX_CLOCK_SKEW) -> DataFrame:
-    """The whole dead-letter path: Kafka rows -> rejected messages."""
-    return invalid_messages(parse_envelopes(records, max_clock_skew=max_clock_skew))

@@ -154,45 +154,41 @@ def test_each_malformed_message_gets_the_first_rule_it_breaks(spark):
     assert errors == [None] + [error for _, error in MALFORMED]
 
 
-def test_rejected_messages_keep_their_raw_bytes_and_position(spark):
-    records = kafka_frame(spark, [VALID, b"\xffgarbage", {**VALID, "schema_version": 3}])
+def test_rejected_messages_come_out_once_with_their_raw_bytes_and_position(spark):
+    garbage = b"\xffgarbage"
+    unsupported = json.dumps({**VALID, "schema_version": 3}).encode()
+    records = kafka_frame(spark, [VALID, garbage, unsupported])
 
-    rejected = transform.dead_letters(records)
+    output = transform.engagement_counts(records)
 
-    expected = spark.createDataFrame(
-        [
-            (
-                "test.events",
-                0,
-                1,
-                naive(at(7200)),
-                b"k",
-                bytearray(b"\xffgarbage"),
-                "not a JSON object",
-            ),
-            (
-                "test.events",
-                0,
-                2,
-                naive(at(7200)),
-                b"k",
-                bytearray(json.dumps({**VALID, "schema_version": 3}).encode()),
-                "unsupported schema_version 3",
-            ),
-        ],
-        "topic string, partition int, offset long, kafka_timestamp timestamp, raw_key binary, "
-        "raw_value binary, error string",
+    rejected = output.where(F.col("grain") == transform.REJECTED)
+    assert sorted(
+        (r.post_id, r.community_id, r.window_start, bytes(r.raw_key), bytes(r.raw_value), r.error)
+        for r in rejected.collect()
+    ) == [
+        (0, 1, naive(at(7200)), b"k", garbage, "not a JSON object"),
+        (0, 2, naive(at(7200)), b"k", unsupported, "unsupported schema_version 3"),
+    ]  # partition, offset, Kafka time
+    # Only the valid message counts; rejected ones leave no trace in the buckets.
+    buckets = output.where(F.col("grain") != transform.REJECTED)
+    assert buckets.agg(F.sum("likes")).first()[0] == 6  # one like x 3 grains x post, community
+    assert buckets.where(F.col("raw_value").isNotNull()).count() == 0
+
+
+def test_a_rejected_message_does_not_move_the_watermark_or_count_as_late(spark):
+    far_future = event("post_viewed", seconds=24 * 3600)  # rejected: past the clock skew
+    records = kafka_frame(spark, [far_future, event("post_viewed")])
+
+    shaped = transform.messages_in_one_shape(transform.parse_envelopes(records))
+
+    rows = {r.offset: r for r in shaped.collect()}
+    assert rows[0].error.startswith("occurred_at is more than")
+    assert (rows[0].event_time, rows[0].event_type, rows[0].event_id) == (
+        None,
+        None,
+        "rejected:0:0",
     )
-    assert_rows(rejected, expected)
-
-
-def test_valid_events_drop_the_rejected_ones(spark):
-    records = kafka_frame(spark, [VALID, "nope", event("post_viewed")])
-
-    events = transform.valid_events(transform.parse_envelopes(records))
-
-    assert events.columns == list(transform.EVENT_COLUMNS)
-    assert events.count() == 2
+    assert rows[1].error is None and rows[1].event_time == naive(at(0))
 
 
 def test_duplicates_of_an_event_id_count_once(spark):
