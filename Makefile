@@ -100,7 +100,9 @@ bench-cluster: setup
 # killed with -9, MariaDB restarted; after each, nothing lost and metrics equal the domain
 # tables. The short form runs in `make test` (tests/test_faults.py). FAULTS_ARGS=--short etc.
 # STREAMER_TOPOLOGY=cluster make faults: the cluster faults (a Kafka node and a Spark worker
-# killed with -9, the Spark driver killed), on a private cluster under var/faults-cluster/.
+# killed with -9, the Spark driver killed), on a private cluster under var/faults-cluster/;
+# `make test` runs only the Kafka node fault there, in its short form. FAULTS_ARGS="--only
+# spark-worker" runs some of them (tests/faults/harness.py --help).
 faults: setup
 	@$(PY) -m tests.faults.harness $(FAULTS_ARGS)
 

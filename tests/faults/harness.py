@@ -5,6 +5,7 @@ other ports, data under var/faults/), never the shared one.
     .venv/bin/python -m tests.faults.harness                  # full: Kafka down 30 s, rate 20/s
     .venv/bin/python -m tests.faults.harness --short          # CI form (also run by pytest)
     .venv/bin/python -m tests.faults.harness --topology cluster [--short]
+    .venv/bin/python -m tests.faults.harness --topology cluster --short --only kafka-node
     make faults                                               # the full form
     STREAMER_TOPOLOGY=cluster make faults                     # the full form, on the cluster
 
@@ -106,6 +107,7 @@ class Settings:
     var_dir: Path = REPO / "var" / "faults"
     ports: Ports = field(default_factory=Ports.from_env)
     keep: bool = False  # leave the private stack running afterwards
+    only: tuple[str, ...] = ()  # names of FAULTS[topology] to run; empty: all of them
 
     @classmethod
     def short_form(cls, topology: str = "single") -> Settings:
@@ -125,6 +127,13 @@ class Settings:
     @property
     def is_cluster(self) -> bool:
         return self.topology == "cluster"
+
+
+# The faults of each topology, by name (--only), in the order they run.
+FAULTS = {
+    "single": ("kafka", "spark", "worker", "mariadb"),
+    "cluster": ("kafka-node", "spark-worker", "spark-driver"),
+}
 
 
 def log(message: str) -> None:
@@ -456,6 +465,10 @@ class Report:
 
 class FaultRun:
     def __init__(self, config: Settings) -> None:
+        names = FAULTS[config.topology]
+        unknown = set(config.only) - set(names)
+        if unknown:
+            raise ValueError(f"no fault {', '.join(sorted(unknown))}; faults: {', '.join(names)}")
         self.config = config
         self.stack = Stack(config)
         self.db_outages: list[Outage] = []
@@ -727,8 +740,12 @@ class FaultRun:
 
     def faults(self) -> list[Callable[[], None]]:
         if self.config.is_cluster:
-            return [self.fault_kafka_broker, self.fault_spark_worker, self.fault_spark_driver]
-        return [self.fault_kafka, self.fault_spark, self.fault_worker, self.fault_mariadb]
+            faults = [self.fault_kafka_broker, self.fault_spark_worker, self.fault_spark_driver]
+        else:
+            faults = [self.fault_kafka, self.fault_spark, self.fault_worker, self.fault_mariadb]
+        names = FAULTS[self.config.topology]
+        chosen = self.config.only or names
+        return [fault for name, fault in zip(names, faults, strict=True) if name in chosen]
 
     def judge(self, answers: list[Answer]) -> None:
         """Every answer a success, except during a MariaDB outage: then a clean 503 only."""
@@ -768,6 +785,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("STREAMER_TOPOLOGY", "single"),
         help="single broker and local Spark, or the cluster (default: STREAMER_TOPOLOGY)",
     )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated faults to run, of "
+        + "; ".join(f"{topology}: {', '.join(names)}" for topology, names in FAULTS.items()),
+    )
     args = parser.parse_args(argv)
     if args.short:
         config = Settings.short_form(args.topology)
@@ -777,6 +800,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     config.keep = args.keep
+    config.only = tuple(name for name in args.only.split(",") if name)
 
     def terminated(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)  # so the finally blocks stop what this run started
