@@ -72,7 +72,16 @@ log() { printf '%s\n' "$*" >&2; }
 # and exits the script on any failure.
 ALREADY=3
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A pid file names our process only while that process started before the file was written:
+# a pid file left from before the machine restarted may name a pid reused since by anything
+# (which `stop` would then kill).
+pid_alive() {
+  [ -f "$1" ] || return 1
+  local pid age; pid=$(cat "$1")
+  kill -0 "$pid" 2>/dev/null || return 1
+  age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')
+  [ -n "$age" ] && [ $(($(date +%s) - age)) -le $(($(stat -c %Y "$1") + 5)) ]
+}
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   local seconds=$1 what=$2; shift 2
