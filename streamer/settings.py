@@ -9,7 +9,15 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from spark_jobs.contract import DEFAULT_DATABASE_URL, local_kafka_bootstrap, local_redis_url
+from spark_jobs.contract import (
+    DEFAULT_DATABASE_URL,
+    local_events_topic,
+    local_kafka_bootstrap,
+    local_redis_url,
+    local_spark_engagement_cores,
+    local_spark_master,
+    local_spark_master_ui,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -216,9 +224,22 @@ CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_co
 CELERY_REDIS_SOCKET_TIMEOUT = CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"]
 
 # Kafka and Spark.
-KAFKA_BOOTSTRAP_SERVERS = env.list("KAFKA_BOOTSTRAP_SERVERS", default=[local_kafka_bootstrap()])
+# The defaults follow STREAMER_TOPOLOGY (single broker or the local three-node cluster, see
+# spark_jobs/contract.py). Every topic the app creates (events.kafka_admin.topic_ensure) gets
+# the replication factor and min.insync.replicas below.
+KAFKA_BOOTSTRAP_SERVERS = env.list(
+    "KAFKA_BOOTSTRAP_SERVERS", default=local_kafka_bootstrap().split(",")
+)
 KAFKA_EVENTS_TOPIC = env.str("KAFKA_EVENTS_TOPIC", default="streamer.events")
-KAFKA_EVENTS_PARTITIONS = env.int("KAFKA_EVENTS_PARTITIONS", default=3)
+KAFKA_EVENTS_PARTITIONS = env.int(
+    "KAFKA_EVENTS_PARTITIONS", default=local_events_topic().partitions
+)
+KAFKA_EVENTS_REPLICATION_FACTOR = env.int(
+    "KAFKA_EVENTS_REPLICATION_FACTOR", default=local_events_topic().replication_factor
+)
+KAFKA_EVENTS_MIN_INSYNC_REPLICAS = env.int(
+    "KAFKA_EVENTS_MIN_INSYNC_REPLICAS", default=local_events_topic().min_insync_replicas
+)
 KAFKA_EVENTS_RETENTION_MS = env.int("KAFKA_EVENTS_RETENTION_MS", default=7 * 24 * 3600 * 1000)
 # The outbox publisher's producer (events.publisher): acks=all and idempotence are fixed.
 # Its max request size follows the topic's max.message.bytes, read when the producer starts;
@@ -231,7 +252,15 @@ KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS = env.int("KAFKA_PRODUCER_DELIVERY_TIMEOUT_MS
 KAFKA_PRODUCER_MAX_BLOCK_MS = env.int("KAFKA_PRODUCER_MAX_BLOCK_MS", default=5_000)
 KAFKA_MAX_MESSAGE_BYTES = env.int("KAFKA_MAX_MESSAGE_BYTES", default=1_048_576)
 
-SPARK_MASTER = env.str("SPARK_MASTER", default="local[*]")
+SPARK_MASTER = env.str("SPARK_MASTER", default=local_spark_master())
+# A standalone master's web UI (its /json/ lists the workers and applications) for the pipeline
+# health; empty when there is none to ask (local mode, or a cluster manager without it).
+SPARK_MASTER_UI_URL = env.str("SPARK_MASTER_UI_URL", default=local_spark_master_ui())
+# spark.cores.max of the streaming job and of each trend job (None: every core offered).
+SPARK_ENGAGEMENT_CORES_MAX = env.int(
+    "SPARK_ENGAGEMENT_CORES_MAX", default=local_spark_engagement_cores()
+)
+SPARK_TRENDS_CORES_MAX = env.int("SPARK_TRENDS_CORES_MAX", default=1)
 SPARK_JARS_DIR = env.path("SPARK_JARS_DIR", default=str(VAR_DIR / "jars" / "spark"))
 SPARK_CHECKPOINT_DIR = env.path("SPARK_CHECKPOINT_DIR", default=str(VAR_DIR / "checkpoints"))
 
@@ -269,14 +298,20 @@ OUTBOX_LAG_ALERT_SECONDS = env.int("OUTBOX_LAG_ALERT_SECONDS", default=60)
 # the outbox by OUTBOX_LAG_ALERT_SECONDS above):
 # - Spark job: amber/red when it is ANALYTICS_SPARK_LAG_*_EVENTS messages behind the topic, or
 #   behind at all with no batch for ANALYTICS_SPARK_STALE_*_SECONDS; amber with no batch yet
-#   or when the lag cannot be read (its Kafka lookup is cached ANALYTICS_SPARK_LAG_CACHE_SECONDS);
-# - dead letters: amber/red at ANALYTICS_DEAD_LETTERS_* messages rejected in the last 24 hours.
+#   or when the lag cannot be read;
+# - dead letters: amber/red at ANALYTICS_DEAD_LETTERS_* messages rejected in the last 24 hours;
+# - Kafka: red when unreachable, the topic is missing, or a partition is offline or below its
+#   min.insync.replicas; amber with a broker down or a partition under-replicated;
+# - Spark cluster (a standalone master at SPARK_MASTER_UI_URL): red when the master does not
+#   answer or no worker is alive; amber with a worker lost or the job running without executors.
+# What Kafka and the Spark master answer (the job's lag, brokers and topic, workers and
+# executors) is cached ANALYTICS_PROBE_CACHE_SECONDS, so refreshing dashboards share one lookup.
 ANALYTICS_DASHBOARD_REFRESH_SECONDS = env.int("ANALYTICS_DASHBOARD_REFRESH_SECONDS", default=5)
 ANALYTICS_SPARK_LAG_AMBER_EVENTS = env.int("ANALYTICS_SPARK_LAG_AMBER_EVENTS", default=1_000)
 ANALYTICS_SPARK_LAG_RED_EVENTS = env.int("ANALYTICS_SPARK_LAG_RED_EVENTS", default=10_000)
 ANALYTICS_SPARK_STALE_AMBER_SECONDS = env.int("ANALYTICS_SPARK_STALE_AMBER_SECONDS", default=60)
 ANALYTICS_SPARK_STALE_RED_SECONDS = env.int("ANALYTICS_SPARK_STALE_RED_SECONDS", default=300)
-ANALYTICS_SPARK_LAG_CACHE_SECONDS = env.int("ANALYTICS_SPARK_LAG_CACHE_SECONDS", default=5)
+ANALYTICS_PROBE_CACHE_SECONDS = env.int("ANALYTICS_PROBE_CACHE_SECONDS", default=5)
 ANALYTICS_DEAD_LETTERS_AMBER = env.int("ANALYTICS_DEAD_LETTERS_AMBER", default=1)
 ANALYTICS_DEAD_LETTERS_RED = env.int("ANALYTICS_DEAD_LETTERS_RED", default=100)
 # Stream-window (minute) metric rows are deleted after this many hours by a periodic task;

@@ -156,11 +156,13 @@ def trend_rows_make(posts) -> None:
 
 
 @pytest.fixture
-def dashboard_data(transactional_db, kafka_topic):
+def dashboard_data(transactional_db, kafka_topic, settings):
     from analytics.models import EngagementDeadLetter, SparkBatch
     from communities.services import community_join
     from posts.services import post_create
     from tests.factories import community_make, metric_rows_load, user_make
+
+    settings.KAFKA_EVENTS_TOPIC = kafka_topic  # the Kafka card describes this topic
 
     owner = user_make("curator")
     communities, posts = [], []
@@ -276,7 +278,7 @@ def canvas_pixels(page: Page, canvas_id: str, colour: tuple[int, int, int] | Non
 
 @pytest.mark.browser
 def test_staff_dashboard_draws_charts_and_matches_the_database(
-    page: Page, live_server, dashboard_data
+    page: Page, live_server, dashboard_data, settings
 ):
     from analytics.models import PostEngagement
     from posts.services import post_create
@@ -315,6 +317,18 @@ def test_staff_dashboard_draws_charts_and_matches_the_database(
     expect(page.locator("#ad-health-dead")).to_have_attribute("data-state", "amber")
     expect(page.locator("#ad-health-dead .ad-health-value")).to_have_text("1")
     expect(page.locator("#ad-overall")).to_have_attribute("data-state", "amber")
+    brokers = len(settings.KAFKA_BOOTSTRAP_SERVERS)
+    expect(page.locator("#ad-health-kafka")).to_have_attribute("data-state", "green")
+    expect(page.locator("#ad-health-kafka .ad-health-value")).to_have_text(
+        f"{brokers} of {brokers}"
+    )
+    expect(page.locator("#ad-health-kafka .ad-health-detail")).to_contain_text("0 under-replicated")
+    cluster = page.locator("#ad-health-cluster")
+    if settings.SPARK_MASTER_UI_URL:  # the cluster topology: its master is watched
+        expect(cluster).to_be_visible()
+        expect(cluster.locator(".ad-health-detail")).to_contain_text("workers alive")
+    else:
+        expect(cluster).to_be_hidden()
 
     # Top lists and the charts are drawn (Chart.js from static/vendor, no CDN).
     expect(page.locator("#ad-top-posts tbody tr")).to_have_count(10)
