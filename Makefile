@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := mariadb-server mariadb-client redis-server libmariadb-dev pkg-config ffmpeg chromium wrk
 MVN := mvn -q -B -Dstyle.color=never -Dmaven.repo.local=$(CURDIR)/var/m2
 
-.PHONY: setup run stop status test lint bench faults security clean-var
+.PHONY: setup run run-cluster stop status test lint bench bench-cluster faults security clean-var
 .DEFAULT_GOAL := run
 
 setup: var/.apt-done $(VENV)/.installed var/jars/kafka/.done var/jars/spark/.done static/vendor/.done
@@ -52,6 +52,13 @@ static/vendor/.done: package.json package-lock.json
 run: setup
 	@infra/run.sh
 
+# The same on the cluster topology, on this machine's loopback: three KRaft nodes (topic with
+# 6 partitions, replication 3, min.insync.replicas 2) and a Spark standalone master with two
+# workers (1 core, 1 GiB each); the jobs are submitted to the master. `make test`, `make
+# faults` and `make bench` take the same switch: STREAMER_TOPOLOGY=cluster make test.
+run-cluster: setup
+	@STREAMER_TOPOLOGY=cluster infra/run.sh
+
 # By pid file only: another stack on this machine keeps running.
 stop:
 	@if [ -f var/run/honcho.pid ] && grep -qs honcho /proc/$$(cat var/run/honcho.pid)/cmdline; then \
@@ -79,22 +86,38 @@ bench: setup
 	@rc=0; $(PY) bench/run_all.py $(BENCH_ARGS) || rc=$$?; \
 	  infra/stack.sh stop --only var/run/started-by-bench; exit $$rc
 
+# The cluster benchmarks (bench/cluster.py): 5M replay with one Spark worker and with two,
+# producer throughput to the 3-replica topic against a single broker, freshness at 1,000
+# events/s on the cluster. Starts the cluster topology (and stops what it started).
+bench-cluster: setup
+	@mkdir -p var/run
+	@STREAMER_TOPOLOGY=cluster infra/stack.sh start --record var/run/started-by-bench-cluster
+	@rc=0; STREAMER_TOPOLOGY=cluster $(PY) bench/run_all.py --only cluster $(BENCH_ARGS) || rc=$$?; \
+	  STREAMER_TOPOLOGY=cluster infra/stack.sh stop --only var/run/started-by-bench-cluster; exit $$rc
+
 # Fault suite on a PRIVATE stack (its own MariaDB, Redis and Kafka on other ports, data under
 # var/faults/): under live traffic, Kafka stopped 30 s, the Spark job and the Celery worker
 # killed with -9, MariaDB restarted; after each, nothing lost and metrics equal the domain
 # tables. The short form runs in `make test` (tests/test_faults.py). FAULTS_ARGS=--short etc.
+# STREAMER_TOPOLOGY=cluster make faults: the cluster faults (a Kafka node and a Spark worker
+# killed with -9, the Spark driver killed), on a private cluster under var/faults-cluster/;
+# `make test` runs only the Kafka node fault there, in its short form. FAULTS_ARGS="--only
+# spark-worker" runs some of them (tests/faults/harness.py --help).
 faults: setup
 	@$(PY) -m tests.faults.harness $(FAULTS_ARGS)
 
-# Bad input and security suite with the larger budget: schemathesis with
-# STREAMER_SCHEMATHESIS_EXAMPLES (default 300) examples per operation, uploads, the
-# authorization matrix, XSS, check --deploy, bandit, throttling.
+# Bad input and security suite with the larger budget: schemathesis (every check, then the
+# stateful phase) with STREAMER_SCHEMATHESIS_EXAMPLES (default 300) examples per operation,
+# the fuzzing pass over every parameter and body field, the hardening checks (lockouts,
+# throttles by client address, CSP, safe defaults, tokens), uploads, the authorization matrix,
+# XSS, check --deploy, bandit.
 security: setup
 	@mkdir -p var/run
 	@infra/stack.sh start --record var/run/started-by-security
 	@rc=0; STREAMER_SCHEMATHESIS_EXAMPLES=$${STREAMER_SCHEMATHESIS_EXAMPLES:-300} $(PY) -m pytest \
 	  tests/test_security.py tests/test_security_authz.py tests/test_security_uploads.py \
-	  tests/test_security_schema.py $(PYTEST_ARGS) || rc=$$?; \
+	  tests/test_security_schema.py tests/test_security_hardening.py tests/test_security_fuzz.py \
+	  $(PYTEST_ARGS) || rc=$$?; \
 	  infra/stack.sh stop --only var/run/started-by-security; exit $$rc
 
 lint: setup

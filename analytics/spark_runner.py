@@ -26,10 +26,23 @@ def job_database_url() -> str:
     return DatabaseAddress.from_django(settings.DATABASES["default"]).url
 
 
-def job_env() -> dict[str, str]:
+def job_cores_max(job: str) -> int | None:
+    """Cores the job may take on a standalone master (`spark.cores.max`; None: all it is
+    offered). The streaming job and the trend jobs get separate budgets: a running
+    application keeps its cores, so a streaming job holding them all would starve the
+    trend jobs."""
+    if job in BATCH_JOBS:
+        return settings.SPARK_TRENDS_CORES_MAX
+    return settings.SPARK_ENGAGEMENT_CORES_MAX
+
+
+def job_env(job: str = "engagement") -> dict[str, str]:
     """The environment a job process runs with: this one plus the addresses it needs."""
+    inherited = {key: value for key, value in os.environ.items() if key != "SPARK_CORES_MAX"}
+    cores = job_cores_max(job)
     return {
-        **os.environ,
+        **inherited,
+        **({"SPARK_CORES_MAX": str(cores)} if cores else {}),
         "SPARK_MASTER": settings.SPARK_MASTER,
         "SPARK_JARS_DIR": str(settings.SPARK_JARS_DIR),
         "KAFKA_BOOTSTRAP_SERVERS": ",".join(settings.KAFKA_BOOTSTRAP_SERVERS),

@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -255,6 +256,54 @@ def wrk(
     if not figures:
         raise RuntimeError(f"wrk gave no report:\n{output}")
     return {name: float(value) for name, value in figures.items()}
+
+
+def machine_load() -> str:
+    """The load averages, for printing beside a figure: the machine is shared, and a figure
+    taken on a busy machine says little."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f} / {five:.1f} / {fifteen:.1f} (1/5/15 min) on {CORES} cores"
+
+
+class TreeMemory:
+    """Peak resident memory of a process and all its descendants together (Linux /proc),
+    sampled every `interval` seconds in a thread while the `with` block runs."""
+
+    def __init__(self, pid: int, interval: float = 0.2) -> None:
+        self.pid, self.interval, self.peak_bytes = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(self.interval):
+            total = sum(_rss_pages(pid) for pid in _tree(self.pid)) * page
+            self.peak_bytes = max(self.peak_bytes, total)
+
+
+def _tree(pid: int) -> list[int]:
+    pids, index = [pid], 0
+    while index < len(pids):
+        for task in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pids += [int(child) for child in task.read_text().split()]
+        index += 1
+    return pids
+
+
+def _rss_pages(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def percentile(values: list[float], p: float) -> float:

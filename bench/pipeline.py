@@ -5,9 +5,16 @@ job turns the topic into metric rows.
 
     .venv/bin/python bench/pipeline.py [--rate 1000] [--duration 300] [--generators 2]
 
+Each generator process applies its share of the rate through the batch services (one
+transaction per due batch of actions); one process holds ~1000 actions/s on its own on an
+idle 2-core machine (bench/seed_fake_data.py measures the generator alone), two leave room
+for the worker, Kafka and Spark on the same cores.
+
 Freshness, commit -> visible metric: a probe likes/unlikes its own post twice a second
 through the services; for each action it takes the time after the commit and polls the
-post's day-grain metric row until the action is counted: p50/p95/p99 over the run.
+post's day-grain metric row until the action is counted: p50/p95/p99 over the run. The post
+is made after the generators have started (they only act on posts they found at start-up),
+and at the end the bench checks that the post's count is the probe's own.
 At the end (generator stopped, pipeline caught up) tests/faults/check.py compares the outbox,
 the topic, the metric tables and the domain tables: the counts must be equal. The achieved
 rate is printed beside the asked one (the generator's own ceiling on this machine is in
@@ -36,11 +43,13 @@ from bench.common import (
     arguments,
     database_drop,
     database_fresh,
+    machine_load,
     manage,
     manage_command,
     percentile,
     process_start,
     process_stop,
+    sql,
     topic_delete,
     work_dir,
 )
@@ -48,8 +57,13 @@ from spark_jobs.contract import local_port, local_redis_url
 
 DB = "bench_pipeline"
 
+# The live generators pick among the posts that exist when they start, so the probe makes its
+# post only after they have started: nobody else acts on it, and its count is its own.
+PROBE_START_DELAY = 30
+
 PROBE = """
 import time, json
+time.sleep(START_DELAY)
 from django.contrib.auth import get_user_model
 from django.db.models import Sum
 from analytics.models import PostEngagement
@@ -81,7 +95,27 @@ while time.monotonic() < deadline:
         time.sleep(0.05)
     print("PROBE", round(time.time() - committed, 3), flush=True)
     time.sleep(0.5)
+print("PROBE_POST", post.pk, done, flush=True)
 """
+
+
+def probe_alone(probe_out: str) -> str:
+    """Whether the probe's post was touched only by the probe: its likes + unlikes in the
+    metrics (after catching up) equal the probe's own actions. If not, the freshness figures
+    do not mean anything (the probe found its count already reached)."""
+    found = re.search(r"^PROBE_POST (\d+) (\d+)$", probe_out, re.MULTILINE)
+    if not found:
+        return "probe: no summary line (see its output)"
+    post_id, actions = int(found.group(1)), int(found.group(2))
+    counted = sql(
+        "SELECT COALESCE(SUM(likes + unlikes), 0) FROM analytics_post_engagement "  # noqa: S608
+        f"WHERE post_id = {post_id} AND grain = 'day'",
+        DB,
+    ).strip()
+    verdict = (
+        "only the probe acted on it" if int(counted) == actions else "NOT VALID: others acted on it"
+    )
+    return f"probe post {post_id}: {actions} probe actions, {counted} counted: {verdict}"
 
 
 def caught_up(env: dict[str, str], *, timeout: float) -> dict:
@@ -184,15 +218,6 @@ def main() -> None:
             f"  pipeline caught up with the seed in {time.monotonic() - started_wait:.0f} s",
             flush=True,
         )
-        probe = subprocess.Popen(
-            manage_command("shell", "-c", PROBE.replace("DURATION", str(args.duration))),
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        began = time.monotonic()
         generators = [
             subprocess.Popen(
                 manage_command(
@@ -213,11 +238,30 @@ def main() -> None:
             )
             for index in range(args.generators)
         ]
+        probe_seconds = args.duration - PROBE_START_DELAY - 5
+        probe = subprocess.Popen(
+            manage_command(
+                "shell",
+                "-c",
+                PROBE.replace("START_DELAY", str(PROBE_START_DELAY)).replace(
+                    "DURATION", str(probe_seconds)
+                ),
+            ),
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         outputs = [generator.communicate()[0] for generator in generators]
-        generated_in = time.monotonic() - began
+        generators_done = time.monotonic()
+        generated_load = machine_load()
         probe_out, _ = probe.communicate(timeout=600)
         freshness = [float(x) for x in re.findall(r"^PROBE ([\d.]+)$", probe_out, re.MULTILINE)]
-        done = sum(int(m) for out in outputs for m in re.findall(r"(\d+) writes in", out))
+        # Each generator's own live phase (after its start-up), run side by side.
+        live = [re.search(r"live: (\d+) actions in ([\d.]+) s", out) for out in outputs]
+        done = sum(int(m.group(1)) for m in live if m)
+        generated_in = max((float(m.group(2)) for m in live if m), default=float("nan"))
         exits = [generator.returncode for generator in generators]
         for output, code in zip(outputs, exits, strict=True):
             if code:
@@ -225,20 +269,24 @@ def main() -> None:
                       sep="\n  ", flush=True)  # fmt: skip
         print(
             f"generator: {args.generators} processes, {done} actions in {generated_in:.1f} s = "
-            f"{done / generated_in:.0f}/s (asked {args.rate:g}/s); exits {exits}",
+            f"{done / generated_in:.0f}/s (asked {args.rate:g}/s); exits {exits}; "
+            f"{generated_load}",
             flush=True,
         )
         check = caught_up(env, timeout=900)
-        caught_up_after = time.monotonic() - began - generated_in
+        caught_up_after = time.monotonic() - generators_done
         print(
             f"\npipeline ({CORES} cores; asked {args.rate:g} actions/s for {args.duration:g} s, "
-            f"achieved {done / generated_in:.0f}/s; Spark trigger {args.trigger})"
+            f"achieved {done / generated_in:.0f}/s; Spark trigger {args.trigger}; "
+            f"{args.generators} generator processes)"
         )
+        print(f"  machine at the end of the load: {generated_load}")
         print(
             f"  freshness commit -> visible metric, {len(freshness)} probes: "
             f"p50 {percentile(freshness, 50):.2f} s  p95 {percentile(freshness, 95):.2f} s  "
             f"p99 {percentile(freshness, 99):.2f} s  max {max(freshness, default=0):.2f} s"
         )
+        print(f"  {probe_alone(probe_out)}")
         print(f"  caught up {caught_up_after:.0f} s after the generator stopped")
         print(f"  count equality at the end: {'EQUAL' if check.get('ok') else 'NOT EQUAL'}")
         for key in ("outbox_total", "missing_from_topic", "topic_duplicates"):

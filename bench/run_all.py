@@ -3,9 +3,11 @@ bench/RESULTS.md (newest run first, older runs kept), with the machine's core co
 exact commands and the sizes used.
 
     .venv/bin/python bench/run_all.py [--scale full|small] [--only write,read,...]
+    STREAMER_TOPOLOGY=cluster .venv/bin/python bench/run_all.py --only cluster  # make bench-cluster
 
 --scale full (the default) uses each benchmark's own defaults, which are the issue's sizes:
-1,000,000 posts / 10,000,000 likes, 1000 actions/s for 5 minutes, 5,000,000 events. --scale
+1,000,000 posts / 10,000,000 likes, 1000 actions/s for 5 minutes, 5,000,000 events, a
+200,000-action back-fill. --scale
 small runs the same code with sizes a loaded 2-core machine finishes in about 15 minutes.
 Each benchmark prints its baseline and the ratio itself; this script only runs and records.
 """
@@ -69,7 +71,27 @@ BENCHES: dict[str, dict[str, list[str]]] = {
         "full": ["bench/outbox_publisher.py"],
         "small": ["bench/outbox_publisher.py", "--events", "10000", "--rounds", "2"],
     },
+    "seed": {
+        "full": ["bench/seed_fake_data.py"],
+        "small": [
+            "bench/seed_fake_data.py",
+            "--users",
+            "300",
+            "--posts",
+            "2000",
+            "--actions",
+            "40000",
+            "--live-seconds",
+            "15",
+        ],
+    },
+    # Only on the cluster topology (`make bench-cluster`), so not in the default list.
+    "cluster": {
+        "full": ["bench/cluster.py"],
+        "small": ["bench/cluster.py", "--scale", "small"],
+    },
 }
+DEFAULT = ("write", "read", "pipeline", "spark", "freshness", "outbox", "seed")
 
 
 def run(command: list[str]) -> tuple[int, str, float]:
@@ -95,7 +117,7 @@ def summary(output: str) -> str:
 def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--scale", choices=("full", "small"), default="full")
-    parser.add_argument("--only", default=",".join(BENCHES))
+    parser.add_argument("--only", default=",".join(DEFAULT), help=f"of {', '.join(BENCHES)}")
     args = parser.parse_args()
 
     load = os.getloadavg()

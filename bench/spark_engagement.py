@@ -147,7 +147,7 @@ def ledger(topic: str) -> list[SparkBatch]:
 
 def new_topic(topics: list[str]) -> str:
     topic = f"bench.engagement.{uuid.uuid4().hex[:8]}"
-    topic_ensure(name=topic, partitions=3, retention_ms=3600_000)
+    topic_ensure(name=topic, partitions=settings.KAFKA_EVENTS_PARTITIONS, retention_ms=3600_000)
     topics.append(topic)
     return topic
 
@@ -290,9 +290,12 @@ def main() -> None:
     args = parser.parse_args()
 
     db = connection.settings_dict
+    cores = settings.SPARK_ENGAGEMENT_CORES_MAX
     print(
-        f"database {db['NAME']} at {db['HOST']}:{db['PORT']}, Spark {settings.SPARK_MASTER}, "
-        f"Kafka {','.join(settings.KAFKA_BOOTSTRAP_SERVERS)}"
+        f"database {db['NAME']} at {db['HOST']}:{db['PORT']}, Spark {settings.SPARK_MASTER}"
+        f"{f' (at most {cores} cores)' if cores else ''}, Kafka "
+        f"{','.join(settings.KAFKA_BOOTSTRAP_SERVERS)} (topics: {settings.KAFKA_EVENTS_PARTITIONS} "
+        f"partitions x {settings.KAFKA_EVENTS_REPLICATION_FACTOR} replicas)"
     )
     _, work = work_dir("spark-engagement")
     log_path = REPO / "var" / "log" / "bench-spark-engagement.log"

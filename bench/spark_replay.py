@@ -5,6 +5,13 @@ in Python, in the same run on the same topic. The results are compared row by ro
 
     .venv/bin/python bench/spark_replay.py [--events 5000000] [--posts 20000]
         [--max-offsets-per-trigger 500000] [--masters "local[1],local[2]"]
+        [--workers 1,2 [--worker-cores 1]]
+
+On a Spark standalone cluster (`--masters spark://127.0.0.1:7077`, e.g. the one
+`STREAMER_TOPOLOGY=cluster infra/stack.sh start` runs), `--workers 1,2` replays once per
+count, the job limited to that many workers' cores (spark.cores.max = workers x
+--worker-cores: with one core per worker the master gives it one executor per worker), and
+prints the scaling ratio.
 
 Events: views, likes, unlikes, comments and shares (70/15/3/8/4 %) on --posts posts in 50
 communities by 100,000 actors, occurred_at rising over the last 30 minutes (in time order,
@@ -159,7 +166,7 @@ def exact_actors(topic: str, bootstrap: str) -> dict[tuple[str, int, str], int]:
     return {key: len(ids) for key, ids in actors.items()}
 
 
-def kafka_read_rate(topic: str, bootstrap: str, master: str) -> float:
+def kafka_read_rate(topic: str, bootstrap: str, master: str, cores: int | None) -> float:
     """Messages/s at which Spark reads the topic alone (Kafka source, no processing)."""
     code = (
         "import os, sys, time; sys.path.insert(0, '.');"
@@ -172,6 +179,9 @@ def kafka_read_rate(topic: str, bootstrap: str, master: str) -> float:
         "print('READ', n / (time.monotonic() - t))"
     )
     env = {**os.environ, "SPARK_MASTER": master, "SPARK_LOCAL_IP": "127.0.0.1"}
+    env.pop("SPARK_CORES_MAX", None)
+    if cores:
+        env["SPARK_CORES_MAX"] = str(cores)
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
     )
@@ -188,15 +198,36 @@ class HeapSampler(threading.Thread):
         self.halt = threading.Event()
 
     def run(self) -> None:
-        while not self.halt.wait(0.5):
+        """One jstat process printing every 500 ms (a jstat started per sample is a JVM
+        start-up each time, which takes a core away from the job it measures); started again
+        while the JVM is too young to be attached to."""
+        while not self.halt.is_set():
             jvm = self._jvm_pid()
             if jvm is None:
+                self.halt.wait(0.5)
                 continue
-            out = subprocess.run(["jstat", "-gc", str(jvm)], capture_output=True, text=True)
-            lines = out.stdout.split("\n")
-            if len(lines) < 2 or not lines[1].strip():
+            jstat = subprocess.Popen(
+                ["jstat", "-gc", str(jvm), "500"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            reader = threading.Thread(target=self._read, args=(jstat,), daemon=True)
+            reader.start()
+            while jstat.poll() is None and not self.halt.wait(0.5):
+                pass
+            jstat.terminate()
+            jstat.wait()
+            self.halt.wait(0.5)
+
+    def _read(self, jstat: subprocess.Popen) -> None:
+        header: list[str] = []
+        for line in jstat.stdout:
+            fields = line.split()
+            if not fields or fields[0] == "S0C":
+                header = fields or header
                 continue
-            row = dict(zip(lines[0].split(), lines[1].split(), strict=False))
+            row = dict(zip(header, fields, strict=False))
             used = sum(float(row.get(name, 0)) for name in ("S0U", "S1U", "EU", "OU"))
             self.peak_kib = max(self.peak_kib, used)
 
@@ -239,16 +270,38 @@ def relative_errors(estimates: dict, exact: dict) -> list[float]:
     return [abs(estimates.get(key, 0) - count) / count for key, count in exact.items()]
 
 
-def run_spark(args, env: dict[str, str], work: Path, master: str) -> dict:
+def spark_runs(args) -> list[tuple[str, int | None]]:
+    """(master, cores max) of each replay: every master, and on a standalone master each
+    worker count in --workers."""
+    runs: list[tuple[str, int | None]] = []
+    workers = [int(n) for n in args.workers.split(",") if n]
+    for master in args.masters.split(","):
+        if master.startswith("spark://") and workers:
+            runs += [(master, n * args.worker_cores) for n in workers]
+        else:
+            runs.append((master, None))
+    return runs
+
+
+def run_label(master: str, cores: int | None, worker_cores: int) -> str:
+    if cores is None:
+        return master
+    workers = cores // worker_cores
+    return f"{master} {workers} worker{'s' if workers > 1 else ''}"
+
+
+def run_spark(args, env: dict[str, str], work: Path, master: str, cores: int | None) -> dict:
     """One replay on a fresh database and checkpoint; its figures."""
     database_fresh(DB)
-    log = work / f"spark-{master}.log"
-    pid_file = work / f"spark-{master}.pid"
+    name = re.sub(r"[^\w.-]+", "_", f"{master}-{cores or 'all'}")
+    log = work / f"spark-{name}.log"
+    pid_file = work / f"spark-{name}.pid"
     sampler = HeapSampler(pid_file)
     sampler.start()
+    limit = {"SPARK_ENGAGEMENT_CORES_MAX": str(cores)} if cores else {}
     try:
         wall = manage_timed(
-            {**env, "SPARK_MASTER": master, "SPARK_CHECKPOINT_DIR": str(work / master)},
+            {**env, **limit, "SPARK_MASTER": master, "SPARK_CHECKPOINT_DIR": str(work / name)},
             "run_spark_job", "--available-now",
             "--max-offsets-per-trigger", str(args.max_offsets_per_trigger),
             "--pid-file", str(pid_file), "engagement", log=log,
@@ -267,6 +320,8 @@ def run_spark(args, env: dict[str, str], work: Path, master: str) -> dict:
     counts, distinct = spark_rows()
     return {
         "master": master,
+        "label": run_label(master, cores, args.worker_cores),
+        "cores": cores,
         "seconds": float(ledger[0]),
         "messages": int(float(ledger[1])),
         "wall": wall,
@@ -294,27 +349,37 @@ def report_split(run: dict, read_rate: float) -> None:
 
 
 def main() -> None:
-    args = arguments(
-        __doc__, events=5_000_000, posts=20_000, max_offsets_per_trigger=500_000,
+    parser = arguments(
+        __doc__,
+        events=5_000_000,
+        posts=20_000,
+        max_offsets_per_trigger=500_000,
         masters="local[1],local[2]",
-    ).parse_args()  # fmt: skip
+        workers="",
+        worker_cores=1,
+    )
+    parser.add_argument(
+        "--topic", help="replay this existing topic (kept afterwards) instead of producing one"
+    )
+    args = parser.parse_args()
 
     run, work = work_dir("replay")
-    topic = f"bench.replay.{run}"
+    topic = args.topic or f"bench.replay.{run}"
     env = app_env(DB, KAFKA_EVENTS_TOPIC=topic)
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", local_kafka_bootstrap())
     database_fresh(DB)
     manage(env, "kafka_setup")
     try:
-        started = time.monotonic()
-        produce(topic, bootstrap, args.events, args.posts)
-        print(f"  produced {args.events:,} events in {time.monotonic() - started:.0f} s")
+        if not args.topic:
+            started = time.monotonic()
+            produce(topic, bootstrap, args.events, args.posts)
+            print(f"  produced {args.events:,} events in {time.monotonic() - started:.0f} s")
         plain, messages, plain_seconds = consume_plain(topic, bootstrap)
         plain_rate = messages / plain_seconds
         print(f"  plain consumer: {messages:,} in {plain_seconds:.1f} s", flush=True)
         exact = exact_actors(topic, bootstrap)
-        runs = [run_spark(args, env, work, master) for master in args.masters.split(",")]
-        read_rate = kafka_read_rate(topic, bootstrap, runs[-1]["master"])
+        runs = [run_spark(args, env, work, master, cores) for master, cores in spark_runs(args)]
+        read_rate = kafka_read_rate(topic, bootstrap, runs[-1]["master"], runs[-1]["cores"])
         print(
             f"\nspark replay ({CORES} cores, {args.events:,} events on {args.posts:,} posts, "
             f"max {args.max_offsets_per_trigger:,} offsets per trigger)"
@@ -325,7 +390,7 @@ def main() -> None:
             rate = spark["messages"] / spark["seconds"]
             errors = relative_errors(spark["distinct"], exact)
             print(
-                f"  Spark job {spark['master']:<9} ledger  {rate:>10,.0f} events/s  "
+                f"  Spark job {spark['label']:<9} ledger  {rate:>10,.0f} events/s  "
                 f"({spark['seconds']:.1f} s; wall incl. JVM {spark['wall']:.1f} s); "
                 f"ratio to plain {rate / plain_rate:.2f}"
             )
@@ -344,11 +409,12 @@ def main() -> None:
             rates = [r["messages"] / r["seconds"] for r in runs]
             print(
                 "  scaling with executor cores: "
-                + ", ".join(f"{r['master']} {x:,.0f}/s" for r, x in zip(runs, rates, strict=True))
+                + ", ".join(f"{r['label']} {x:,.0f}/s" for r, x in zip(runs, rates, strict=True))
                 + f" (x{rates[-1] / rates[0]:.2f})"
             )
     finally:
-        topic_delete(env, topic)
+        if not args.topic:
+            topic_delete(env, topic)
         database_drop(DB)
 
 

@@ -12,11 +12,18 @@ from rest_framework.response import Response
 from communities.models import Community, Membership
 from communities.selectors import community_list, community_members, membership_get
 from communities.services import (
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    NAME_MIN,
+    NAME_PATTERN,
+    SLUG_MAX,
+    SLUG_PATTERN,
     community_create,
     community_join,
     community_leave,
     community_update,
 )
+from core.api import BodyInput, QueryParams
 from core.api_docs import ERROR_RESPONSES
 
 
@@ -38,17 +45,50 @@ class CommunityOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CommunityCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    slug = serializers.CharField(max_length=50, required=False, allow_blank=True, default="")
+class CommunityCreateInput(BodyInput):
+    # Text as sent (no trimming): the limits in the schema are the ones checked.
+    name = serializers.RegexField(
+        NAME_PATTERN, min_length=NAME_MIN, max_length=NAME_MAX, trim_whitespace=False
+    )
+    slug = serializers.RegexField(
+        SLUG_PATTERN,
+        max_length=SLUG_MAX,
+        required=False,
+        default="",
+        trim_whitespace=False,
+        help_text="The URL name: lowercase letters, digits and hyphens. Left out: made from "
+        "the name.",
+    )
     description = serializers.CharField(
-        max_length=2000, required=False, allow_blank=True, default=""
+        max_length=DESCRIPTION_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=False,
     )
 
 
-class CommunityUpdateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+class CommunityUpdateInput(BodyInput):
+    name = serializers.RegexField(
+        NAME_PATTERN,
+        min_length=NAME_MIN,
+        max_length=NAME_MAX,
+        required=False,
+        trim_whitespace=False,
+    )
+    description = serializers.CharField(
+        max_length=DESCRIPTION_MAX, required=False, allow_blank=True, trim_whitespace=False
+    )
+
+
+class CommunityListParams(QueryParams):
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=NAME_MAX,
+        trim_whitespace=False,
+        help_text="Part of the name.",
+    )
 
 
 class MembershipOutput(serializers.ModelSerializer):
@@ -63,20 +103,24 @@ class MembershipOutput(serializers.ModelSerializer):
 @extend_schema_view(
     list=extend_schema(
         summary="Communities, largest first; `search` filters by name",
+        parameters=[CommunityListParams],
         responses={200: CommunityOutput(many=True)},
     ),
     retrieve=extend_schema(responses={200: CommunityOutput, **ERROR_RESPONSES}),
 )
 class CommunityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_field = "slug"
-    lookup_value_regex = r"[-a-zA-Z0-9_]{1,50}"
+    lookup_value_regex = rf"[-a-zA-Z0-9_]{{1,{SLUG_MAX}}}"
     serializer_class = CommunityOutput
     filter_backends: list = []
 
     def get_queryset(self):
-        return community_list(
-            user=self.request.user, search=self.request.query_params.get("search", "")
-        )
+        search = ""
+        if self.action == "list":
+            params = CommunityListParams(data=self.request.query_params)
+            params.is_valid(raise_exception=True)
+            search = params.validated_data.get("search", "")
+        return community_list(user=self.request.user, search=search)
 
     @extend_schema(
         request=CommunityCreateInput, responses={201: CommunityOutput, **ERROR_RESPONSES}

@@ -4,6 +4,10 @@ the same transaction (events.services.event_append)."""
 from __future__ import annotations
 
 import re
+import secrets
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -17,13 +21,17 @@ from communities.models import Community, Membership
 from communities.selectors import community_cache_name
 from core.cache import version_bump_on_commit
 from events.envelope import EventType
-from events.services import event_append
+from events.services import NewEvent, event_append, events_append
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,48}[a-z0-9])$")
+SLUG_MIN, SLUG_MAX = 3, 50
+SLUG_PATTERN = rf"^[a-z0-9][a-z0-9-]{{{SLUG_MIN - 2},{SLUG_MAX - 2}}}[a-z0-9]$"
+SLUG_RE = re.compile(SLUG_PATTERN)
 NAME_MIN, NAME_MAX = 3, 100
+# At least NAME_MIN characters once the spaces around it are stripped.
+NAME_PATTERN = rf"^\s*\S[\s\S]{{{NAME_MIN - 2},}}\S\s*$"
 DESCRIPTION_MAX = 2000
 
 
@@ -32,19 +40,31 @@ def user_require_active(user: User) -> None:
         raise PermissionDenied("You need to be logged in.")
 
 
+def _taken(message: str) -> ValidationError:
+    """A rule broken only because another row has the value: the API answers 409."""
+    return ValidationError(message, code="conflict")
+
+
+def _slug_from(name: str) -> str:
+    """The URL name made from a name; a random one when the name has too few ASCII letters
+    or digits to make one."""
+    slug = slugify(name)[:SLUG_MAX].strip("-")
+    return slug if SLUG_RE.match(slug) else f"c-{secrets.token_hex(4)}"
+
+
 def _community_validate(*, name: str, slug: str, description: str) -> None:
-    errors: dict[str, str] = {}
+    errors: dict[str, str | ValidationError] = {}
     if not NAME_MIN <= len(name) <= NAME_MAX:
         errors["name"] = f"The name must be {NAME_MIN} to {NAME_MAX} characters long."
     elif Community.objects.filter(name__iexact=name).exists():
-        errors["name"] = "A community with this name already exists."
+        errors["name"] = _taken("A community with this name already exists.")
     if not SLUG_RE.match(slug):
         errors["slug"] = (
             "The URL name must be 3 to 50 lowercase letters, digits or hyphens, "
             "starting and ending with a letter or digit."
         )
     elif Community.objects.filter(slug=slug).exists():
-        errors["slug"] = "This URL name is taken."
+        errors["slug"] = _taken("This URL name is taken.")
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = f"The description can be at most {DESCRIPTION_MAX} characters."
     if errors:
@@ -63,7 +83,7 @@ def community_create(
     separate community_joined event)."""
     user_require_active(creator)
     name, description = name.strip(), description.strip()
-    slug = slug.strip().lower() or slugify(name)[:50].strip("-")
+    slug = slug.strip().lower() or _slug_from(name)
     _community_validate(name=name, slug=slug, description=description)
     occurred_at = occurred_at or timezone.now()
     try:
@@ -91,37 +111,78 @@ def community_create(
             )
             version_bump_on_commit(community_cache_name(slug))
     except IntegrityError as exc:  # lost a race for the same name or slug
-        raise ValidationError({"slug": "This name or URL name was just taken."}) from exc
+        raise ValidationError({"slug": _taken("This name or URL name was just taken.")}) from exc
     return community
+
+
+@dataclass(eq=False, kw_only=True)
+class Join:
+    """One join for `community_join_batch`; after it, `result` is the membership (new or
+    existing) or `error` what `community_join` raises."""
+
+    user: User
+    community: Community
+    occurred_at: datetime | None = None
+    result: Membership | None = field(default=None, init=False)
+    error: PermissionDenied | None = field(default=None, init=False)
 
 
 def community_join(
     *, user: User, community: Community, occurred_at: datetime | None = None
 ) -> Membership:
     """Join as a member. Idempotent: joining again returns the membership, no new event."""
-    user_require_active(user)
-    occurred_at = occurred_at or timezone.now()
-    existing = Membership.objects.filter(user=user, community=community).first()
-    if existing is not None:
-        return existing
+    join = Join(user=user, community=community, occurred_at=occurred_at)
     try:
-        with transaction.atomic():
-            membership = Membership.objects.create(
-                community=community, user=user, joined_at=occurred_at
-            )
-            Community.objects.filter(pk=community.pk).update(member_count=F("member_count") + 1)
-            event_append(
-                event_type=EventType.COMMUNITY_JOINED,
-                actor_id=user.pk,
-                community_id=community.pk,
-                payload={"role": membership.role},
-                occurred_at=occurred_at,
-            )
-            version_bump_on_commit(community_cache_name(community.slug))
+        community_join_batch([join])
     except IntegrityError:
         # A concurrent request joined first (unique user+community); that one has the event.
         return Membership.objects.get(user=user, community=community)
-    return membership
+    if join.error is not None:
+        raise join.error
+    return join.result
+
+
+def community_join_batch(joins: Sequence[Join]) -> None:
+    """Apply many joins, in order, in one transaction (a savepoint inside the caller's): one
+    query for the memberships that exist, one INSERT for the new ones, one UPDATE of
+    member_count per community, one outbox INSERT. The rules of `community_join`, which is
+    this for one join."""
+    pairs = {(join.user.pk, join.community.pk) for join in joins}
+    with transaction.atomic():
+        existing = {
+            (m.user_id, m.community_id): m
+            for m in Membership.objects.filter(
+                user_id__in={u for u, _ in pairs}, community_id__in={c for _, c in pairs}
+            )
+            if (m.user_id, m.community_id) in pairs
+        }
+        new: list[Membership] = []
+        events: list[NewEvent] = []
+        for join in joins:
+            try:
+                user_require_active(join.user)
+            except PermissionDenied as exc:
+                join.error = exc
+                continue
+            pair = (join.user.pk, join.community.pk)
+            if pair in existing:
+                join.result = existing[pair]
+                continue
+            at = join.occurred_at or timezone.now()
+            membership = Membership(community=join.community, user=join.user, joined_at=at)
+            existing[pair] = join.result = membership
+            new.append(membership)
+            events.append(NewEvent(EventType.COMMUNITY_JOINED, join.user.pk, join.community.pk,
+                                   payload={"role": membership.role}, occurred_at=at))  # fmt: skip
+        if not new:
+            return
+        Membership.objects.bulk_create(new)
+        for community_id, count in Counter(m.community_id for m in new).items():
+            Community.objects.filter(pk=community_id).update(member_count=F("member_count") + count)
+        events_append(events)
+        # The community headers (member count) are cached: one bump per community, on commit.
+        slugs = {m.community.slug for m in new}
+        version_bump_on_commit(*(community_cache_name(slug) for slug in slugs))
 
 
 def community_leave(
@@ -234,11 +295,11 @@ def community_update(
             raise PermissionDenied("Only the owner or moderators can edit this community.")
     new_name = community.name if name is None else name.strip()
     new_description = community.description if description is None else description.strip()
-    errors: dict[str, str] = {}
+    errors: dict[str, str | ValidationError] = {}
     if not NAME_MIN <= len(new_name) <= NAME_MAX:
         errors["name"] = f"The name must be {NAME_MIN} to {NAME_MAX} characters long."
     elif Community.objects.filter(name__iexact=new_name).exclude(pk=community.pk).exists():
-        errors["name"] = "A community with this name already exists."
+        errors["name"] = _taken("A community with this name already exists.")
     if len(new_description) > DESCRIPTION_MAX:
         errors["description"] = f"The description can be at most {DESCRIPTION_MAX} characters."
     if errors:
@@ -250,6 +311,8 @@ def community_update(
             )
             version_bump_on_commit(community_cache_name(community.slug))
     except IntegrityError as exc:
-        raise ValidationError({"name": "A community with this name already exists."}) from exc
+        raise ValidationError(
+            {"name": _taken("A community with this name already exists.")}
+        ) from exc
     community.refresh_from_db()
     return community

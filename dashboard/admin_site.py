@@ -101,6 +101,7 @@ class StreamerAdminSite(admin.AdminSite):
                     ),
                     "sparkBatches": reverse(f"{self.name}:analytics_sparkbatch_changelist"),
                     "outbox": reverse(f"{self.name}:events_outboxevent_changelist"),
+                    "sparkMaster": settings.SPARK_MASTER_UI_URL,
                 },
             },
             "thresholds": {

@@ -23,6 +23,7 @@ from analytics.selectors.trends import (
     trend_predictions_with_actuals,
 )
 from communities.models import Community
+from core.api import QueryParams
 from core.api_docs import ERROR_RESPONSES
 from dashboard.describe import predictions_described, top_list_described
 from posts.selectors import post_get_for_viewer
@@ -39,7 +40,7 @@ PUBLIC_ERRORS = {code: ERROR_RESPONSES[code] for code in (400, 404, 429)}
 # --- inputs -------------------------------------------------------------------------------
 
 
-class SeriesParams(serializers.Serializer):
+class SeriesParams(QueryParams):
     granularity = serializers.ChoiceField(
         choices=selectors.GRANULARITIES,
         required=False,
@@ -65,7 +66,7 @@ class SeriesParams(serializers.Serializer):
         )
 
 
-class TopParams(serializers.Serializer):
+class TopParams(QueryParams):
     entity = serializers.ChoiceField(choices=selectors.TOP_ENTITIES, default="post")
     metric = serializers.ChoiceField(choices=selectors.TOP_METRICS, default="engagement_score")
     period = serializers.ChoiceField(
@@ -83,7 +84,7 @@ class TopParams(serializers.Serializer):
     )
 
 
-class LimitParams(serializers.Serializer):
+class LimitParams(QueryParams):
     limit = serializers.IntegerField(min_value=1, max_value=100, default=20, required=False)
 
 
@@ -221,6 +222,55 @@ class OutboxOutput(serializers.Serializer):
     health = HealthOutput()
 
 
+class KafkaOutput(serializers.Serializer):
+    servers = serializers.CharField(source="cluster.servers")
+    reachable = serializers.BooleanField(source="cluster.reachable")
+    brokers_up = serializers.ListField(
+        child=serializers.IntegerField(), source="cluster.brokers_up", help_text="Node ids."
+    )
+    brokers_down = serializers.ListField(
+        child=serializers.IntegerField(),
+        source="cluster.brokers_down",
+        help_text="Nodes holding a replica of the topic (or fenced) that are not serving.",
+    )
+    partitions = serializers.IntegerField(source="cluster.partitions")
+    replication_factor = serializers.IntegerField(source="cluster.replication_factor")
+    min_insync_replicas = serializers.IntegerField(
+        source="cluster.min_insync_replicas", allow_null=True
+    )
+    under_replicated = serializers.IntegerField(
+        source="cluster.under_replicated",
+        help_text="Partitions with fewer in-sync replicas than replicas.",
+    )
+    below_min_isr = serializers.IntegerField(
+        source="cluster.below_min_isr",
+        help_text="Partitions below min.insync.replicas: acks=all writes to them fail.",
+    )
+    offline = serializers.IntegerField(source="cluster.offline", help_text="Without a leader.")
+    health = HealthOutput()
+
+
+class SparkClusterOutput(serializers.Serializer):
+    """Null fields when SPARK_MASTER_UI_URL names no standalone master (local mode)."""
+
+    master = serializers.CharField()
+    master_ui = serializers.CharField(source="cluster.master_ui", allow_null=True)
+    reachable = serializers.BooleanField(source="cluster.reachable", allow_null=True)
+    workers_alive = serializers.IntegerField(source="cluster.workers_alive", allow_null=True)
+    workers_lost = serializers.IntegerField(
+        source="cluster.workers_lost",
+        allow_null=True,
+        help_text="Worker addresses the master knows with no live worker.",
+    )
+    app_id = serializers.CharField(
+        source="cluster.app_id", allow_null=True, help_text="The engagement job's application."
+    )
+    executors = serializers.IntegerField(
+        source="cluster.executors", allow_null=True, help_text="The job's executors."
+    )
+    health = HealthOutput()
+
+
 class SparkOutput(serializers.Serializer):
     running = serializers.BooleanField(help_text="Its process runs on this host (pid file).")
     last_batch_id = serializers.IntegerField(allow_null=True)
@@ -302,9 +352,11 @@ class SummaryOutput(serializers.Serializer):
     )
     today = TodayOutput(help_text="Totals since 00:00 UTC, from the day rollups.")
     outbox = OutboxOutput()
+    kafka = KafkaOutput()
+    spark_cluster = SparkClusterOutput()
     spark = SparkOutput()
     dead_letters = DeadLettersOutput()
-    health = serializers.CharField(help_text="The worst state of the three pipeline parts.")
+    health = serializers.CharField(help_text="The worst state of the pipeline parts above.")
     model_run = ModelRunOutput(allow_null=True, help_text="Latest trend model run, if any.")
 
 

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from analytics.models import PredictionRun
 from analytics.selectors.trends import TrendingState, trending_community_list, trending_state
+from core.api import QueryParams
 from core.api_docs import ERROR_RESPONSES
 from posts.models import Post
 from posts.selectors import post_list_hot, trending_post_list
@@ -23,7 +24,7 @@ MAX_LIMIT = 100
 ERRORS = {code: ERROR_RESPONSES[code] for code in (400, 429)}
 
 
-class TrendingParams(serializers.Serializer):
+class TrendingParams(QueryParams):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=20, required=False)
 
 

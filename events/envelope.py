@@ -37,8 +37,8 @@ class EventType:
 
 def format_event_time(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and a Z, e.g. 2026-11-30T12:00:00.123Z."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
 
 
 def envelope_build(
@@ -87,10 +87,24 @@ def _envelope_validator() -> Any:
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
+@cache
+def _envelope_fast_validator() -> Any:
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(envelope_schema(), validate_formats=True)
+
+
 def envelope_validate(envelope: dict[str, Any]) -> None:
-    """Raise jsonschema.ValidationError when the envelope breaks the v1 contract."""
+    """Raise jsonschema.ValidationError when the envelope breaks the v1 contract.
+
+    The schema file is the one rule. jsonschema-rs answers "valid" in about a microsecond
+    (Python's jsonschema takes ~90 us, too slow for a back-fill of thousands of events a
+    second); anything it does not accept is checked again by jsonschema, which decides and
+    names the error."""
     import jsonschema
 
+    if _envelope_fast_validator().is_valid(envelope):
+        return
     error = jsonschema.exceptions.best_match(_envelope_validator().iter_errors(envelope))
     if error is not None:
         raise error

@@ -19,6 +19,7 @@ class TopicState:
     partitions: int
     created: bool
     partitions_added: int
+    replication_factor: int
 
 
 def admin_client(*, timeout_ms: int | None = None) -> KafkaAdminClient:
@@ -36,14 +37,21 @@ def topic_ensure(
     name: str,
     partitions: int,
     retention_ms: int,
-    replication_factor: int = 1,
+    replication_factor: int | None = None,
+    min_insync_replicas: int | None = None,
     configs: dict[str, str] | None = None,
 ) -> TopicState:
     """Create the topic if it is missing, or grow its partitions up to `partitions`.
 
     Idempotent. Partitions are never removed (Kafka cannot), and growing them changes which
-    partition a key maps to from then on; that is why it only ever grows on request. `configs`
-    (extra topic configs such as max.message.bytes) apply only when the topic is created."""
+    partition a key maps to from then on; that is why it only ever grows on request. The
+    replication factor and min.insync.replicas default to the settings
+    (KAFKA_EVENTS_REPLICATION_FACTOR, KAFKA_EVENTS_MIN_INSYNC_REPLICAS), so every topic the
+    app makes survives what the events topic survives. They, and `configs` (extra topic
+    configs such as max.message.bytes), apply only when the topic is created: an existing
+    topic keeps its replicas (moving them is a reassignment, an operator's job)."""
+    replication_factor = replication_factor or settings.KAFKA_EVENTS_REPLICATION_FACTOR
+    min_insync = min_insync_replicas or settings.KAFKA_EVENTS_MIN_INSYNC_REPLICAS
     admin = admin_client()
     try:
         created = False
@@ -54,7 +62,11 @@ def topic_ensure(
                         name=name,
                         num_partitions=partitions,
                         replication_factor=replication_factor,
-                        topic_configs={"retention.ms": str(retention_ms), **(configs or {})},
+                        topic_configs={
+                            "retention.ms": str(retention_ms),
+                            "min.insync.replicas": str(min(min_insync, replication_factor)),
+                            **(configs or {}),
+                        },
                     )
                 ]
             )
@@ -62,13 +74,21 @@ def topic_ensure(
         except TopicAlreadyExistsError:
             pass
         admin.wait_for_topics([name])
-        current = _partition_count(admin, name)
+        (described,) = admin.describe_topics([name])
+        current = len(described["partitions"])
+        replicas = max((len(p["replica_nodes"]) for p in described["partitions"]), default=0)
         added = 0
         if current < partitions:
             admin.create_partitions({name: NewPartitions(total_count=partitions)})
             added = partitions - current
             current = partitions
-        return TopicState(name=name, partitions=current, created=created, partitions_added=added)
+        return TopicState(
+            name=name,
+            partitions=current,
+            created=created,
+            partitions_added=added,
+            replication_factor=replicas,
+        )
     finally:
         admin.close()
 
@@ -86,19 +106,19 @@ def topic_max_message_bytes(*, name: str, timeout_ms: int = 5000) -> int | None:
     None when the broker does not say."""
     admin = admin_client(timeout_ms=timeout_ms)
     try:
-        described = admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, name, configs={"max.message.bytes": None})],
-            config_filter="all",
-        )
+        return _topic_config_int(admin, name, "max.message.bytes")
     finally:
         admin.close()
-    entry = described.get("topic", {}).get(name, {}).get("max.message.bytes")
+
+
+def _topic_config_int(admin: KafkaAdminClient, name: str, key: str) -> int | None:
+    """A topic's effective integer config (its own or the broker default); None if unsaid."""
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name, configs={key: None})],
+        config_filter="all",
+    )
+    entry = described.get("topic", {}).get(name, {}).get(key)
     return int(entry["value"]) if entry and entry.get("value") else None
-
-
-def _partition_count(admin: KafkaAdminClient, name: str) -> int:
-    (described,) = admin.describe_topics([name])
-    return len(described["partitions"])
 
 
 def events_topic_ensure() -> TopicState:
@@ -126,35 +146,82 @@ def topic_lag(topic: str, consumed: dict[str, int]) -> int:
 
 
 @dataclass(frozen=True)
-class TopicHealth:
-    """What the brokers say of the events topic: reachable, and its partitions (None when the
-    topic is missing)."""
+class KafkaHealth:
+    """What the brokers say of themselves and of the events topic.
+
+    `brokers_down` are the nodes that hold a replica of the topic, or are registered but
+    fenced, and are not serving. A partition is under-replicated when its in-sync replicas
+    are fewer than its replicas; below its min.insync.replicas an acks=all write to it fails;
+    offline, it has no leader at all."""
 
     servers: str
     reachable: bool
-    partitions: int | None = None
     error: str = ""
+    brokers_up: tuple[int, ...] = ()
+    brokers_down: tuple[int, ...] = ()
+    topic: str = ""
+    topic_found: bool = False
+    partitions: int = 0
+    replication_factor: int = 0
+    min_insync_replicas: int | None = None
+    under_replicated: int = 0
+    below_min_isr: int = 0
+    offline: int = 0
 
     def describe(self) -> str:
         if not self.reachable:
             return self.error
-        if self.partitions is None:
-            return f"topic {settings.KAFKA_EVENTS_TOPIC} missing: run `manage.py kafka_setup`"
-        return f"topic {settings.KAFKA_EVENTS_TOPIC}: {self.partitions} partitions"
+        total = len(self.brokers_up) + len(self.brokers_down)
+        brokers = f"{len(self.brokers_up)} of {total} brokers up"
+        if self.brokers_down:
+            brokers += f" (down: {', '.join(map(str, self.brokers_down))})"
+        if not self.topic_found:
+            return f"{brokers}; topic {self.topic} missing: run `manage.py kafka_setup`"
+        topic = (
+            f"topic {self.topic}: {self.partitions} partitions x {self.replication_factor} "
+            f"replicas (min in-sync {self.min_insync_replicas or '?'}), "
+            f"{self.under_replicated} under-replicated"
+        )
+        if self.below_min_isr:
+            topic += f", {self.below_min_isr} below min in-sync (acks=all writes fail)"
+        if self.offline:
+            topic += f", {self.offline} offline"
+        return f"{brokers}; {topic}"
 
 
-def events_topic_health() -> TopicHealth:
+def kafka_health(*, timeout_ms: int = 3000) -> KafkaHealth:
+    """Describe the cluster and the events topic (three short admin requests)."""
     servers = ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
     topic = settings.KAFKA_EVENTS_TOPIC
     try:
-        admin = admin_client(timeout_ms=3000)
+        admin = admin_client(timeout_ms=timeout_ms)
     except KafkaError as exc:
-        return TopicHealth(servers, False, error=one_line(exc))
+        return KafkaHealth(servers, False, error=one_line(exc), topic=topic)
     try:
-        topics = {t["name"]: t for t in admin.describe_topics([topic]) if not t.get("error_code")}
-    except KafkaError:
-        topics = {}
+        cluster = admin.describe_cluster()
+        described = [t for t in admin.describe_topics([topic]) if not t.get("error_code")]
+        min_insync = _topic_config_int(admin, topic, "min.insync.replicas") if described else None
+    except KafkaError as exc:
+        return KafkaHealth(servers, False, error=one_line(exc), topic=topic)
     finally:
         admin.close()
-    partitions = len(topics[topic]["partitions"]) if topic in topics else None
-    return TopicHealth(servers, True, partitions)
+    serving = {b["broker_id"] for b in cluster["brokers"] if not b.get("is_fenced")}
+    known = {b["broker_id"] for b in cluster["brokers"]}
+    partitions = described[0]["partitions"] if described else []
+    for partition in partitions:
+        known.update(partition["replica_nodes"])
+    isr_floor = min_insync or 1
+    return KafkaHealth(
+        servers,
+        True,
+        brokers_up=tuple(sorted(serving)),
+        brokers_down=tuple(sorted(known - serving)),
+        topic=topic,
+        topic_found=bool(described),
+        partitions=len(partitions),
+        replication_factor=max((len(p["replica_nodes"]) for p in partitions), default=0),
+        min_insync_replicas=min_insync,
+        under_replicated=sum(len(p["isr_nodes"]) < len(p["replica_nodes"]) for p in partitions),
+        below_min_isr=sum(len(p["isr_nodes"]) < isr_floor for p in partitions),
+        offline=sum(p["leader_id"] < 0 for p in partitions),
+    )

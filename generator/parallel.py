@@ -60,6 +60,7 @@ def run_parallel(
     """Replay post and engagement `actions` with `workers` processes; their counts are added
     to the replayer's, and the posts they created become known to it (by id)."""
     context = multiprocessing.get_context("fork")
+    replayer.media_warm(actions)
     connections.close_all()  # each worker opens its own connection after the fork
     inboxes = [context.Queue() for _ in range(workers)]
     outbox = context.Queue()

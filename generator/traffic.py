@@ -19,10 +19,12 @@ import bisect
 import itertools
 import math
 import random
+import unicodedata
 from dataclasses import dataclass, field
 
 from faker import Faker
 
+from accounts.usernames import username_skeleton
 from generator.topics import QUOTES, TOPICS
 
 DAY = 86_400.0
@@ -30,6 +32,10 @@ ZIPF_EXPONENT = 1.1
 PARETO_SHAPE = 1.6
 KIND_WEIGHTS = {"quote": 0.6, "image": 0.3, "video": 0.1}
 ENGAGEMENT_MIX = {"view": 0.55, "like": 0.27, "comment": 0.1, "share": 0.04, "unlike": 0.04}
+# What random.choices(verbs, weights) computes on every call; the same draws, done once.
+ENGAGEMENT_VERBS = list(ENGAGEMENT_MIX)
+ENGAGEMENT_CUM_WEIGHTS = list(itertools.accumulate(ENGAGEMENT_MIX.values()))
+VERB_LAST = len(ENGAGEMENT_VERBS) - 1
 HAWKES_BRANCHING = 0.85  # mean follow-on actions each action triggers (< 1: bursts die out)
 HAWKES_DECAY_S = 300.0  # how long one action keeps exciting the next (exp. kernel mean)
 
@@ -175,7 +181,8 @@ class Planner:
         taken_names: frozenset[str] = frozenset(),
     ) -> None:
         sizes.check()
-        self.taken_usernames = {name.lower() for name in taken_usernames}
+        # By look-alike skeleton: registration refuses a name that looks like a taken one.
+        self.taken_usernames = {username_skeleton(name) for name in taken_usernames}
         self.taken_names = {name.lower() for name in taken_names}
         self.sizes = sizes
         self.seed = seed
@@ -206,13 +213,14 @@ class Planner:
             base = self.rng.choice(
                 [f"{first}{last}", f"{first}_{last[0]}", f"{first[0]}{last}", self.fake.user_name()]
             ).lower()
+            base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
             base = "".join(ch for ch in base if ch.isalnum() or ch == "_")[:24] or "user"
             username = base
             for n in itertools.count(2):
-                if username not in taken:
+                if username_skeleton(username) not in taken:
                     break
                 username = f"{base}{n}"
-            taken.add(username)
+            taken.add(username_skeleton(username))
             bio = self.fake.sentence(nb_words=self.rng.randint(6, 14))
             users.append(PlannedUser(username, f"{username}@example.org", first, last, bio))
         return users
@@ -344,7 +352,10 @@ class Planner:
     def _engagement_action(self, state: _State, post: int, at: float) -> Action:
         community = state.post_community[post]
         members = state.members[community]
-        verb = self.rng.choices(list(ENGAGEMENT_MIX), list(ENGAGEMENT_MIX.values()))[0]
+        # random.choices(ENGAGEMENT_VERBS, cum_weights=...)[0], the same draw without its
+        # per-call set-up (this runs once per planned action).
+        draw = self.rng.random() * ENGAGEMENT_CUM_WEIGHTS[-1]
+        verb = ENGAGEMENT_VERBS[bisect.bisect(ENGAGEMENT_CUM_WEIGHTS, draw, 0, VERB_LAST)]
         user = self.rng.choice(members) if self.rng.random() < 0.8 else None
         if user is None:
             user = self.rng.randrange(self.sizes.users)

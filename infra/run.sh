@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # `make run`: start the services, prepare the database and topic, then run the app processes
 # (Procfile, through honcho) in the foreground. Ctrl-C stops the processes and the services
-# this run started.
+# this run started. `make run-cluster` is the same with STREAMER_TOPOLOGY=cluster: three Kafka
+# nodes and a Spark standalone cluster, which the app's defaults then point at.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PY=.venv/bin/python
 STARTED=var/run/started-by-run
+# Local development: DEBUG is on here, and only here (the settings default to off). Plain
+# HTTP on 127.0.0.1, so no HTTPS redirect and no secure-only cookies either.
+export DEBUG="${DEBUG:-true}"
 
 infra/stack.sh start --record "$STARTED"
 stop_services() { infra/stack.sh stop --only "$STARTED"; }
@@ -26,6 +30,12 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
+if [ "${STREAMER_TOPOLOGY:-single}" = cluster ]; then
+  printf '  Cluster topology (infra/stack.sh status):\n'
+  infra/stack.sh status | sed 's/^/    /'
+  infra/stack.sh addresses | sed 's/^/    /'
+  echo
+fi
 export PATH="$ROOT/.venv/bin:$PATH" WEB_PORT="$PORT"
 # honcho stops every process on Ctrl-C; the trap above then stops the services. Its pid goes
 # to var/run/honcho.pid (the subshell writes its own pid, then becomes honcho), so

@@ -6,33 +6,40 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.usernames import USERNAME_MAX
 from communities.models import Community
-from core.api import FeedCursorPagination, StandardPagination
-from core.api_docs import DETAIL, ERROR_RESPONSES
+from communities.services import SLUG_MAX
+from core.api import BodyInput, FeedCursorPagination, QueryParams, StandardPagination
+from core.api_docs import ERROR_RESPONSES
+from core.parsers import DepthLimitedJSONParser
 from posts.cards import api_posts
 from posts.listings import feed_api
+from posts.media import MAX_IMAGE_BYTES, MAX_VIDEO_BYTES, MB
 from posts.models import Comment, Post
 from posts.selectors import (
     FeedOrder,
     comment_list_for_post,
     community_id_for_slug,
+    post_get_for_action,
     post_get_for_viewer,
     post_list_api,
 )
 from posts.services import (
+    ATTRIBUTION_MAX,
+    COMMENT_MAX,
+    SHARE_COMMENT_MAX,
+    TEXT_MAX,
     comment_create,
     comment_delete,
     post_create,
@@ -47,9 +54,18 @@ POST_ID_REGEX = r"[0-9]{1,18}"
 
 
 class SharedFromOutput(serializers.Serializer):
+    """The original of a repost. Once it is deleted, as on the page, nothing of it is shown:
+    no community, no author."""
+
     id = serializers.IntegerField()
-    community = serializers.CharField(source="community.slug")
+    community = serializers.CharField(source="community.slug", allow_null=True)
     author = serializers.CharField(source="author.username", allow_null=True)
+    is_deleted = serializers.BooleanField()
+
+    def to_representation(self, original: Post) -> dict:
+        if original.is_deleted:
+            return {"id": original.pk, "community": None, "author": None, "is_deleted": True}
+        return super().to_representation(original)
 
 
 class PostOutput(serializers.ModelSerializer):
@@ -98,21 +114,46 @@ class PostOutput(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
     def get_media_url(self, post: Post) -> str | None:
-        return self._url(post.content.media)
+        return None if post.content.is_deleted else self._url(post.content.media)
 
     def get_thumbnail_url(self, post: Post) -> str | None:
-        return self._url(post.content.thumbnail)
+        return None if post.content.is_deleted else self._url(post.content.thumbnail)
 
 
-class PostCreateInput(serializers.Serializer):
-    community = serializers.SlugField(max_length=50)
+class PostCreateInput(BodyInput):
+    community = serializers.SlugField(trim_whitespace=False, max_length=SLUG_MAX)
     kind = serializers.ChoiceField(choices=Post.Kind.choices)
-    body = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    attribution = serializers.CharField(
-        required=False, allow_blank=True, default="", max_length=200
+    body = serializers.CharField(
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TEXT_MAX,
+        help_text="The quote (kind=quote, required there).",
     )
-    caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-    media = serializers.FileField(required=False, allow_null=True, default=None)
+    attribution = serializers.CharField(
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=ATTRIBUTION_MAX,
+        help_text="Who said it (quotes only).",
+    )
+    caption = serializers.CharField(
+        trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=TEXT_MAX,
+        help_text="Text under an image or video.",
+    )
+    media = serializers.FileField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=f"kind=image: PNG, JPEG, GIF or WebP up to {MAX_IMAGE_BYTES // MB} MB; "
+        f"kind=video: MP4 or WebM up to {MAX_VIDEO_BYTES // MB} MB (multipart/form-data).",
+    )
 
 
 class LikeOutput(serializers.Serializer):
@@ -132,19 +173,39 @@ class CommentOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_is_deleted(self, comment: Comment) -> bool:
-        return comment.deleted_at is not None
+        return comment.is_deleted
+
+    def to_representation(self, comment: Comment) -> dict:
+        data = super().to_representation(comment)
+        if comment.is_deleted:
+            data["author"] = None  # as the page shows it: "[deleted]", nobody named
+        return data
 
 
-class CommentCreateInput(serializers.Serializer):
-    body = serializers.CharField(max_length=5000)
+class CommentCreateInput(BodyInput):
+    body = serializers.RegexField(
+        r"\S",
+        max_length=COMMENT_MAX,
+        trim_whitespace=False,
+        help_text="Not only spaces.",
+        error_messages={"invalid": "Write something first."},
+    )
     parent = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=1, max_value=2**62
     )
 
 
-class ShareInput(serializers.Serializer):
-    community = serializers.SlugField(max_length=50, required=False, allow_blank=True, default="")
-    comment = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+class ShareInput(BodyInput):
+    community = serializers.SlugField(
+        trim_whitespace=False, max_length=SLUG_MAX, required=False, allow_blank=True, default=""
+    )
+    comment = serializers.CharField(
+        trim_whitespace=False,
+        max_length=SHARE_COMMENT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
 
 
 class ShareOutput(serializers.Serializer):
@@ -156,33 +217,32 @@ class ShareOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PostListParams(serializers.Serializer):
-    community = serializers.CharField(required=False, max_length=50)
-    author = serializers.CharField(required=False, max_length=150)
+class PostListParams(QueryParams):
+    community = serializers.CharField(
+        trim_whitespace=False, required=False, max_length=SLUG_MAX, help_text="Community slug."
+    )
+    author = serializers.CharField(
+        trim_whitespace=False,
+        required=False,
+        max_length=USERNAME_MAX,
+        help_text="Author's username.",
+    )
     kind = serializers.ChoiceField(choices=Post.Kind.choices, required=False)
     ordering = serializers.ChoiceField(choices=["hot", "new", "top"], required=False)
-    period = serializers.ChoiceField(choices=["day", "week", "all"], required=False)
-
-
-LIST_PARAMETERS = [
-    OpenApiParameter("community", OpenApiTypes.STR, description="community slug"),
-    OpenApiParameter("author", OpenApiTypes.STR, description="author's username"),
-    OpenApiParameter("kind", OpenApiTypes.STR, enum=[k for k, _ in Post.Kind.choices]),
-    OpenApiParameter("ordering", OpenApiTypes.STR, enum=["hot", "new", "top"]),
-    OpenApiParameter(
-        "period", OpenApiTypes.STR, enum=["day", "week", "all"], description="with ordering=top"
-    ),
-]
+    period = serializers.ChoiceField(
+        choices=["day", "week", "all"], required=False, help_text="With ordering=top."
+    )
 
 
 @extend_schema_view(
     list=extend_schema(
-        parameters=LIST_PARAMETERS,
+        parameters=[PostListParams],
         summary="Posts, ranked; cursor-paginated",
         responses={
             200: PostOutput(many=True),
-            400: ERROR_RESPONSES[400],
-            404: OpenApiResponse(DETAIL, description="Invalid cursor"),
+            400: OpenApiResponse(
+                ERROR_RESPONSES[400].response, description="Invalid filter, cursor or page size"
+            ),
         },
     ),
     retrieve=extend_schema(
@@ -200,7 +260,8 @@ class PostViewSet(
     serializer_class = PostOutput
     pagination_class = FeedCursorPagination
     lookup_value_regex = POST_ID_REGEX
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # Posts may carry a file (multipart); the other actions read JSON only.
+    parser_classes = [DepthLimitedJSONParser, MultiPartParser, FormParser]
     filter_backends: list = []
 
     def get_queryset(self):
@@ -237,8 +298,10 @@ class PostViewSet(
         )
         return self.get_paginated_response(posts)
 
-    def _post(self, pk: str) -> Post:
-        post = post_get_for_viewer(post_id=int(pk), viewer=self.request.user)
+    def _post(self, pk: str, *, shown: bool = True) -> Post:
+        """The post, or 404; `shown=False` for an action that does not show it (one query)."""
+        get = post_get_for_viewer if shown else post_get_for_action
+        post = get(post_id=int(pk), viewer=self.request.user)
         if post is None:
             raise Http404("No such post.")
         return post
@@ -289,12 +352,12 @@ class PostViewSet(
     )
     @action(detail=True, methods=["post", "delete"], permission_classes=[IsAuthenticated])
     def like(self, request, pk: str):
-        post = self._post(pk)
+        post = self._post(pk, shown=False)
         if request.method == "POST":
             post_like(user=request.user, post=post)
         else:
             post_unlike(user=request.user, post=post)
-        post.refresh_from_db(fields=["like_count"])
+        # The service leaves the counters it read under the post's row lock on `post`.
         return Response({"liked": request.method == "POST", "like_count": post.like_count})
 
     @extend_schema(methods=["GET"], responses={200: CommentOutput(many=True), **ERROR_RESPONSES})
@@ -303,13 +366,17 @@ class PostViewSet(
         request=CommentCreateInput,
         responses={201: CommentOutput, **ERROR_RESPONSES},
     )
-    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        pagination_class=StandardPagination,
+        parser_classes=[DepthLimitedJSONParser],
+    )
     def comments(self, request, pk: str):
-        post = self._post(pk)
+        post = self._post(pk, shown=False)
         if request.method == "GET":
-            paginator = StandardPagination()
-            page = paginator.paginate_queryset(comment_list_for_post(post=post), request, self)
-            return paginator.get_paginated_response(CommentOutput(page, many=True).data)
+            page = self.paginate_queryset(comment_list_for_post(post=post))
+            return self.get_paginated_response(CommentOutput(page, many=True).data)
         if not request.user.is_authenticated:
             self.permission_denied(request)
         data = CommentCreateInput(data=request.data)
@@ -325,9 +392,14 @@ class PostViewSet(
         return Response(CommentOutput(comment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ShareInput, responses={201: ShareOutput, **ERROR_RESPONSES})
-    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[IsAuthenticated],
+        parser_classes=[DepthLimitedJSONParser],
+    )
     def share(self, request, pk: str):
-        post = self._post(pk)
+        post = self._post(pk, shown=False)
         data = ShareInput(data=request.data)
         data.is_valid(raise_exception=True)
         target = None

@@ -19,9 +19,10 @@ pages, filters the listings do not cover, a Redis miss or outage all give the da
 query's answer, never an error.
 
 Refresh: every service that changes what ranks a post calls `posts_changed_on_commit`; after
-the commit it reads the posts' ranking columns once and updates every built listing of the
-post's community and of the site with one Lua script each (insert, move, drop, trim), and
-bumps the posts' card versions (posts/cards.py). A listing is built on its first read and
+the commit it reads the posts' ranking columns once, logs the posts and finds which of their
+listings are built (one Redis transaction), updates every built listing of the post's
+community and of the site with one Lua script each (insert, move, drop, trim), and bumps
+the posts' card versions (posts/cards.py). A listing is built on its first read and
 rebuilt by the periodic `listings_recompute` (Celery beat, FEED_RECOMPUTE_SECONDS, in the
 spirit of Lemmy's scheduled rank update): top-of-period windows move on, trending follows
 the newest prediction batch, and a lost or reordered update is repaired. An update that
@@ -246,24 +247,49 @@ def _apply(
     """Bring the listings and the card versions of these posts up to date from their rows as
     committed now; with ONLY, just that listing (a build's repair: no log, no versions)."""
     rows = selectors.post_rank_rows(post_ids)
-    now, stamp = timezone.now(), time.time()
-    changes = cache_key(client, "lst-changes")
+    now = timezone.now()
+    if only is not None:
+        targets = {
+            row["pk"]: [only] if only.community_id in (None, row["community_id"]) else []
+            for row in rows
+        }
+    else:
+        targets = _log_and_find_built(client, rows)
     with client.pipeline() as pipe:
         for row in rows:
-            if only is None:
-                targets = _listings_of(row["community_id"])
-            else:
-                targets = [only] if only.community_id in (None, row["community_id"]) else []
-            for listing in targets:
+            for listing in targets[row["pk"]]:
                 _update(pipe, client, listing, row, now)
         if only is None:
-            if rows:
-                pipe.zadd(changes, {str(row["pk"]): stamp for row in rows})
-            pipe.zremrangebyscore(changes, "-inf", stamp - CHANGES_KEEP_SECONDS)
-            pipe.expire(changes, CHANGES_KEEP_SECONDS)
             shown_in = selectors.repost_ids(post_ids) if reposts else []
             cards.versions_bump(pipe, client, [row["pk"] for row in rows] + shown_in)
         pipe.execute()
+
+
+def _log_and_find_built(client: Redis, rows: list[dict[str, Any]]) -> dict[int, list[Listing]]:
+    """Log the posts in the change log and, in the same Redis transaction, find which of
+    their listings are built: each post's built listings. A listing built after this reads
+    the log and re-applies the posts (`_build`); one built before it is updated by the
+    caller. Only built listings get a script call, so writes that nobody's feed shows yet
+    (a back-fill of thousands of posts a batch) cost one EXISTS per listing, not one script
+    per post and listing."""
+    stamp = time.time()
+    changes = cache_key(client, "lst-changes")
+    of_community = {c: _listings_of(c) for c in {row["community_id"] for row in rows}}
+    candidates = list(dict.fromkeys(lst for lsts in of_community.values() for lst in lsts))
+    with client.pipeline() as pipe:
+        if rows:
+            pipe.zadd(changes, {str(row["pk"]): stamp for row in rows})
+        pipe.zremrangebyscore(changes, "-inf", stamp - CHANGES_KEEP_SECONDS)
+        pipe.expire(changes, CHANGES_KEEP_SECONDS)
+        for listing in candidates:
+            pipe.exists(listing.keys(client)[1])
+        results = pipe.execute()
+    found = results[len(results) - len(candidates) :]
+    built = {listing for listing, exists in zip(candidates, found, strict=True) if exists}
+    return {
+        row["pk"]: [lst for lst in of_community[row["community_id"]] if lst in built]
+        for row in rows
+    }
 
 
 class _Refresh:
@@ -549,6 +575,11 @@ class Feed:
         self.lookup: dict[str, str] = {}
         self.counted: int | None = None
         self.prefetched: tuple[int, int, list[Entry]] | None = None  # start, stop, entries
+
+    @property
+    def model(self) -> type[Post]:
+        """The ranked model (DRF's cursor checks a cursor's position against its field)."""
+        return self.ranking.model
 
     def _clone(self, **changes: Any) -> Feed:
         feed = Feed.__new__(Feed)

@@ -7,18 +7,15 @@ The first term grows with the logarithm of engagement, so the first 10 interacti
 much as the next 90. The second term is absolute time: every 12.5 hours (45000 s) a newer post
 starts one unit (= 10x engagement) higher. Older posts therefore sink relative to new ones
 without ever being rewritten, so no decay job is needed; the score changes only when the
-post's engagement changes, and the services recompute it in the same transaction as the
-counters, in SQL, from the stored counters. Feeds sort by the indexed `hot_score` column.
+post's engagement changes, and the services (posts.batch) write it with the counters, in
+the same transaction, computed here from the counters read under the post's row lock.
+Feeds sort by the indexed `hot_score` column.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-
-from django.db.models import F, FloatField, Value
-from django.db.models.expressions import ExpressionWrapper
-from django.db.models.functions import Greatest, Log
 
 HOT_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 HOT_SECONDS_PER_DECADE = 45000.0
@@ -35,14 +32,3 @@ def age_term(created_at: datetime) -> float:
 
 def hot_score(*, engagement: int, created_at: datetime) -> float:
     return math.log10(max(engagement, 1)) + age_term(created_at)
-
-
-def hot_score_expression(created_at: datetime) -> ExpressionWrapper:
-    """The same formula as `hot_score`, over the row's current counters, for an UPDATE."""
-    engaged = (
-        LIKE_WEIGHT * F("like_count")
-        + COMMENT_WEIGHT * F("comment_count")
-        + SHARE_WEIGHT * F("share_count")
-    )
-    log_term = Log(Value(10.0), Greatest(engaged, Value(1), output_field=FloatField()))
-    return ExpressionWrapper(log_term + Value(age_term(created_at)), output_field=FloatField())

@@ -51,6 +51,7 @@ DEFAULT_ORDER = FeedOrder()
 
 
 def _visible_posts() -> QuerySet[Post]:
+    """The posts a viewer may see: where every feed and every action on a post starts."""
     return Post.objects.filter(deleted_at__isnull=True)
 
 
@@ -144,6 +145,12 @@ def post_get_for_viewer(*, post_id: int, viewer: User | AnonymousUser) -> Post |
     return _posts_for_viewer(viewer).filter(pk=post_id).first()
 
 
+def post_get_for_action(*, post_id: int, viewer: User | AnonymousUser) -> Post | None:
+    """The post a viewer likes, comments on or shares, if they may see it: one query, without
+    what a page shows (related rows, liked_by_me)."""
+    return _visible_posts().filter(pk=post_id).first()
+
+
 def comment_threads(*, post: Post, page_number: str | int | None) -> Page:
     """A page of top-level comments (oldest first) with all their replies, loaded with one
     query for all the threads on the page. `page.object_list` is the flattened thread list,
@@ -191,14 +198,30 @@ def post_list_api(
 ) -> QuerySet[Post]:
     """Every visible post, optionally narrowed by community, author and kind, in one of the
     feed orders. Unknown filter values give an empty list, not an error."""
-    posts = _posts_for_viewer(viewer)
+    posts = _narrowed(
+        _posts_for_viewer(viewer),
+        community_slug=community_slug,
+        author_username=author_username,
+        kind=kind,
+    )
+    return _ordered(posts, order, None)
+
+
+def _narrowed(
+    posts: QuerySet[Post],
+    *,
+    community_slug: str | None,
+    author_username: str | None,
+    kind: str | None,
+) -> QuerySet[Post]:
+    """The feed filters shared by the page feeds and the listings' ranking query."""
     if community_slug:
         posts = posts.filter(community__slug=community_slug)
     if author_username:
         posts = posts.filter(author__username=author_username)
     if kind:
         posts = posts.filter(kind=kind)
-    return _ordered(posts, order, None)
+    return posts
 
 
 def post_ranking(
@@ -219,12 +242,9 @@ def post_ranking(
         posts = posts.filter(community_id=community_id)
     if joined_by is not None:
         posts = posts.filter(community_id__in=community_ids_joined(user=joined_by))
-    if community_slug:
-        posts = posts.filter(community__slug=community_slug)
-    if author_username:
-        posts = posts.filter(author__username=author_username)
-    if kind:
-        posts = posts.filter(kind=kind)
+    posts = _narrowed(
+        posts, community_slug=community_slug, author_username=author_username, kind=kind
+    )
     return _ordered(posts, order, now)
 
 

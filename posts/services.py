@@ -1,9 +1,12 @@
 """Writes for posts, likes, comments and shares.
 
-Every state change appends its analytics event in the same transaction. Counters on Post are
-changed with F() expressions in that transaction, after the post row is locked
-(select_for_update), and `hot_score` is then recomputed in SQL from the stored counters (see
-posts.ranking), so counters and score never drift from the rows, whatever the concurrency.
+Creating a post, recording a view, liking, unliking, commenting and sharing are the batch
+form of these services (posts.batch) applied to one write, so each of their rules (checks,
+row lock, counters and hot score, event) lives in one place; `posts_write_batch` applies
+many writes at once (the generator's back-fill and live traffic). Every state change appends
+its analytics event in the same transaction. Counters on Post change only while the post row
+is locked (select_for_update), and `hot_score` is written with them from the same counts
+(see posts.ranking), so counters and score never drift from the rows.
 """
 
 from __future__ import annotations
@@ -11,27 +14,65 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.files import File
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from communities.models import Community, Membership
 from communities.services import user_require_active
 from events.envelope import EventType
 from events.services import event_append
-from posts import listings, ranking
+from posts import listings
 from posts import media as media_lib
+from posts.batch import (
+    ATTRIBUTION_MAX,
+    COMMENT_MAX,
+    SHARE_COMMENT_MAX,
+    TEXT_MAX,
+    CommentCreate,
+    PostCreate,
+    PostLike,
+    PostShare,
+    PostUnlike,
+    PostView,
+    Write,
+    posts_write_batch,
+)
 from posts.models import Comment, Like, Post, Share
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
-TEXT_MAX = 5000
-ATTRIBUTION_MAX = 200
-COMMENT_MAX = 5000
-SHARE_COMMENT_MAX = 300
+__all__ = [
+    "ATTRIBUTION_MAX",
+    "COMMENT_MAX",
+    "SHARE_COMMENT_MAX",
+    "TEXT_MAX",
+    "CommentCreate",
+    "PostCreate",
+    "PostLike",
+    "PostShare",
+    "PostUnlike",
+    "PostView",
+    "comment_create",
+    "comment_delete",
+    "post_create",
+    "post_delete",
+    "post_like",
+    "post_share",
+    "post_unlike",
+    "post_view_record",
+    "posts_write_batch",
+]
+
+
+def _one(write: Write) -> Any:
+    """Apply one write as a batch of one: its result, or the error its rules raised."""
+    posts_write_batch([write])
+    if write.error is not None:
+        raise write.error
+    return write.result
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -39,12 +80,6 @@ SHARE_COMMENT_MAX = 300
 
 def _membership(*, user: User, community: Community) -> Membership | None:
     return Membership.objects.filter(user=user, community=community).first()
-
-
-def _require_member(*, user: User, community: Community, action: str) -> None:
-    user_require_active(user)
-    if _membership(user=user, community=community) is None:
-        raise PermissionDenied(f"Join c/{community.slug} to {action}.")
 
 
 def _moderation_role(*, actor: User, community: Community, author_id: int) -> str:
@@ -60,59 +95,7 @@ def _moderation_role(*, actor: User, community: Community, author_id: int) -> st
     raise PermissionDenied("Only the author or the community's moderators can delete this.")
 
 
-def _post_lock(post: Post) -> Post:
-    """Lock the post row for this transaction; rejects deleted posts."""
-    locked = Post.objects.select_for_update().get(pk=post.pk)
-    if locked.is_deleted:
-        raise ValidationError("This post has been deleted.", code="deleted")
-    return locked
-
-
-def _counter_add(post: Post, **deltas: int) -> None:
-    """Add to counters and recompute hot_score. Caller must hold the post's row lock."""
-    Post.objects.filter(pk=post.pk).update(
-        **{name: F(name) + delta for name, delta in deltas.items()}
-    )
-    Post.objects.filter(pk=post.pk).update(hot_score=ranking.hot_score_expression(post.created_at))
-
-
-def _counters_refresh(post: Post) -> None:
-    """Copy the new counters onto the caller's instance."""
-    post.refresh_from_db(fields=["like_count", "comment_count", "share_count", "hot_score"])
-
-
 # ---------------------------------------------------------------------------- posts
-
-
-def _post_validate(*, kind: str, text: str, attribution: str, media: File | None) -> None:
-    errors: dict[str, str] = {}
-    if kind not in Post.Kind.values:
-        errors["kind"] = "Choose quote, image or video."
-    elif kind == Post.Kind.QUOTE:
-        if not text:
-            errors["text"] = "Write the quote."
-        if media is not None:
-            errors["media"] = "A quote has no file; choose image or video to upload one."
-    else:
-        if media is None:
-            errors["media"] = f"Choose the {kind} file to upload."
-        if attribution:
-            errors["attribution"] = "Only quotes have an attribution."
-    if len(text) > TEXT_MAX:
-        errors["text"] = f"At most {TEXT_MAX} characters."
-    if len(attribution) > ATTRIBUTION_MAX:
-        errors["attribution"] = f"At most {ATTRIBUTION_MAX} characters."
-    if errors:
-        raise ValidationError(errors)
-
-
-def _media_process(*, kind: str, media: File) -> media_lib.ProcessedMedia:
-    try:
-        if kind == Post.Kind.IMAGE:
-            return media_lib.image_process(media)
-        return media_lib.video_process(media)
-    except ValidationError as exc:
-        raise ValidationError({"media": exc.messages}) from exc
 
 
 def post_create(
@@ -122,66 +105,16 @@ def post_create(
     kind: str,
     text: str = "",
     attribution: str = "",
-    media: File | None = None,
+    media: File | media_lib.ProcessedMedia | None = None,
     occurred_at: datetime | None = None,
 ) -> Post:
-    """Create a quote, image or video post. Media is validated by content and stored before
-    the transaction; if the transaction fails, the stored files are deleted again."""
-    _require_member(user=author, community=community, action="post")
-    text, attribution = text.strip(), attribution.strip()
-    _post_validate(kind=kind, text=text, attribution=attribution, media=media)
-    occurred_at = occurred_at or timezone.now()
-    processed = _media_process(kind=kind, media=media) if media is not None else None
-    try:
-        if processed is not None:
-            media_name, thumbnail_name = media_lib.media_store(processed)
-        with transaction.atomic():
-            post = Post(
-                community=community,
-                author=author,
-                kind=kind,
-                text=text,
-                attribution=attribution,
-                created_at=occurred_at,
-                hot_score=ranking.hot_score(engagement=0, created_at=occurred_at),
-            )
-            if processed is not None:
-                post.media.name = media_name
-                post.thumbnail.name = thumbnail_name
-                post.media_content_type = processed.content_type
-                post.media_size = processed.size
-                post.media_width = processed.width
-                post.media_height = processed.height
-                post.media_duration = processed.duration
-            post.save()
-            event_append(
-                event_type=EventType.POST_CREATED,
-                actor_id=author.pk,
-                community_id=community.pk,
-                post_id=post.pk,
-                payload=_post_created_payload(post),
-                occurred_at=occurred_at,
-            )
-            listings.posts_changed_on_commit([post.pk])
-    except BaseException:
-        if processed is not None:
-            media_lib.media_delete(processed.stored_names)
-        raise
-    return post
-
-
-def _post_created_payload(post: Post) -> dict[str, Any]:
-    payload: dict[str, Any] = {"kind": post.kind, "text_length": len(post.text)}
-    if post.kind != Post.Kind.QUOTE:
-        payload.update(
-            content_type=post.media_content_type,
-            size_bytes=post.media_size,
-            width=post.media_width,
-            height=post.media_height,
-        )
-    if post.kind == Post.Kind.VIDEO:
-        payload["duration_seconds"] = round(post.media_duration or 0, 3)
-    return payload
+    """Create a quote, image or video post. Media is validated by content (or comes processed
+    by posts.media already) and stored; if the transaction fails, the stored files are
+    deleted again."""
+    return _one(
+        PostCreate(author=author, community=community, kind=kind, text=text,
+                   attribution=attribution, media=media, occurred_at=occurred_at)
+    )  # fmt: skip
 
 
 def post_delete(*, actor: User, post: Post, occurred_at: datetime | None = None) -> None:
@@ -216,18 +149,7 @@ def post_view_record(
 ) -> bool:
     """Record that a post page was served. Anonymous views are not recorded (an event needs
     an actor id). Returns whether an event was appended."""
-    if viewer is None or not viewer.is_authenticated or post.is_deleted:
-        return False
-    with transaction.atomic():
-        event_append(
-            event_type=EventType.POST_VIEWED,
-            actor_id=viewer.pk,
-            community_id=post.community_id,
-            post_id=post.pk,
-            payload={"kind": post.kind, "author_id": post.author_id},
-            occurred_at=occurred_at or timezone.now(),
-        )
-    return True
+    return _one(PostView(viewer=viewer, post=post, occurred_at=occurred_at))
 
 
 # ---------------------------------------------------------------------------- likes
@@ -235,55 +157,12 @@ def post_view_record(
 
 def post_like(*, user: User, post: Post, occurred_at: datetime | None = None) -> Like:
     """Like a post. Idempotent: liking again returns the existing like and appends nothing."""
-    user_require_active(user)
-    occurred_at = occurred_at or timezone.now()
-    with transaction.atomic():
-        locked = _post_lock(post)
-        existing = Like.objects.filter(user=user, post=locked).first()
-        if existing is not None:
-            return existing
-        try:
-            with transaction.atomic():
-                like = Like.objects.create(user=user, post=locked, created_at=occurred_at)
-        except IntegrityError:
-            # The row lock serialises likes of one post, so this only happens if a like was
-            # written without it; the unique (user, post) constraint still keeps one row.
-            return Like.objects.get(user=user, post=locked)
-        _counter_add(locked, like_count=1)
-        event_append(
-            event_type=EventType.POST_LIKED,
-            actor_id=user.pk,
-            community_id=locked.community_id,
-            post_id=locked.pk,
-            payload={"author_id": locked.author_id, "kind": locked.kind},
-            occurred_at=occurred_at,
-        )
-        listings.posts_changed_on_commit([locked.pk])
-    _counters_refresh(post)
-    return like
+    return _one(PostLike(user=user, post=post, occurred_at=occurred_at))
 
 
 def post_unlike(*, user: User, post: Post, occurred_at: datetime | None = None) -> bool:
     """Remove the user's like. Returns False (and appends nothing) if there was none."""
-    user_require_active(user)
-    occurred_at = occurred_at or timezone.now()
-    with transaction.atomic():
-        locked = _post_lock(post)
-        deleted, _ = Like.objects.filter(user=user, post=locked).delete()
-        if not deleted:
-            return False
-        _counter_add(locked, like_count=-1)
-        event_append(
-            event_type=EventType.POST_UNLIKED,
-            actor_id=user.pk,
-            community_id=locked.community_id,
-            post_id=locked.pk,
-            payload={"author_id": locked.author_id, "kind": locked.kind},
-            occurred_at=occurred_at,
-        )
-        listings.posts_changed_on_commit([locked.pk])
-    _counters_refresh(post)
-    return True
+    return _one(PostUnlike(user=user, post=post, occurred_at=occurred_at))
 
 
 # ---------------------------------------------------------------------------- comments
@@ -298,46 +177,9 @@ def comment_create(
     occurred_at: datetime | None = None,
 ) -> Comment:
     """Comment on a post, or reply to `parent` (a comment on the same post). Members only."""
-    _require_member(user=author, community=post.community, action="comment")
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": "Write something first."})
-    if len(body) > COMMENT_MAX:
-        raise ValidationError({"body": f"At most {COMMENT_MAX} characters."})
-    if parent is not None and parent.post_id != post.pk:
-        raise ValidationError({"parent": "You can only reply to a comment on the same post."})
-    if parent is not None and parent.is_deleted:
-        raise ValidationError({"parent": "This comment was deleted; it can't be replied to."})
-    occurred_at = occurred_at or timezone.now()
-    with transaction.atomic():
-        locked = _post_lock(post)
-        comment = Comment.objects.create(
-            post=locked,
-            author=author,
-            parent=parent,
-            root_id=(parent.root_id or parent.pk) if parent is not None else None,
-            depth=parent.depth + 1 if parent is not None else 0,
-            body=body,
-            created_at=occurred_at,
-        )
-        _counter_add(locked, comment_count=1)
-        event_append(
-            event_type=EventType.COMMENT_CREATED,
-            actor_id=author.pk,
-            community_id=locked.community_id,
-            post_id=locked.pk,
-            payload={
-                "comment_id": comment.pk,
-                "parent_id": parent.pk if parent is not None else None,
-                "depth": comment.depth,
-                "body_length": len(body),
-                "post_author_id": locked.author_id,
-            },
-            occurred_at=occurred_at,
-        )
-        listings.posts_changed_on_commit([locked.pk])
-    _counters_refresh(post)
-    return comment
+    return _one(
+        CommentCreate(author=author, post=post, body=body, parent=parent, occurred_at=occurred_at)
+    )
 
 
 def comment_delete(*, actor: User, comment: Comment, occurred_at: datetime | None = None) -> None:
@@ -370,58 +212,7 @@ def post_share(
     The post_shared event is about the original post: post_id and community_id are the
     original's (so all of a post's engagement stays on its key and community), and the
     payload names the target community and the repost."""
-    user_require_active(user)
-    comment = comment.strip()
-    if len(comment) > SHARE_COMMENT_MAX:
-        raise ValidationError({"comment": f"At most {SHARE_COMMENT_MAX} characters."})
-    original = post.shared_from if post.shared_from_id else post
-    if target_community is not None:
-        if target_community.pk == original.community_id:
-            raise ValidationError(
-                {"target_community": "Choose a community other than the post's own."}
-            )
-        if _membership(user=user, community=target_community) is None:
-            raise PermissionDenied(f"Join c/{target_community.slug} to share into it.")
-    occurred_at = occurred_at or timezone.now()
-    with transaction.atomic():
-        locked = _post_lock(original)
-        repost = None
-        if target_community is not None:
-            repost = Post.objects.create(
-                community=target_community,
-                author=user,
-                kind=locked.kind,
-                text=comment,
-                shared_from=locked,
-                created_at=occurred_at,
-                hot_score=ranking.hot_score(engagement=0, created_at=occurred_at),
-            )
-        share = Share.objects.create(
-            post=locked,
-            user=user,
-            target_community=target_community,
-            repost=repost,
-            comment=comment,
-            created_at=occurred_at,
-        )
-        _counter_add(locked, share_count=1)
-        event_append(
-            event_type=EventType.POST_SHARED,
-            actor_id=user.pk,
-            community_id=locked.community_id,
-            post_id=locked.pk,
-            payload={
-                "share_id": share.pk,
-                "target_community_id": target_community.pk if target_community else None,
-                "repost_id": repost.pk if repost else None,
-                "comment_length": len(comment),
-                "author_id": locked.author_id,
-                "kind": locked.kind,
-            },
-            occurred_at=occurred_at,
-        )
-        changed = [locked.pk] if repost is None else [locked.pk, repost.pk]
-        listings.posts_changed_on_commit(changed, reposts=True)
-    if original is post:
-        _counters_refresh(post)
-    return share
+    return _one(
+        PostShare(user=user, post=post, target_community=target_community, comment=comment,
+                  occurred_at=occurred_at)
+    )  # fmt: skip

@@ -40,6 +40,15 @@ class Queries:
     METRICS = "engagement"
 
 
+class SparkApps:
+    """Spark application names the jobs give their sessions; the pipeline health finds the
+    streaming job among a standalone master's applications by its name."""
+
+    ENGAGEMENT = "streamer-engagement"
+    TRENDS_TRAIN = "streamer-trends-train"
+    TRENDS_PREDICT = "streamer-trends-predict"
+
+
 # --- events --------------------------------------------------------------------------------
 
 SCHEMA_VERSION = 1
@@ -109,12 +118,27 @@ def score_formula() -> str:
 
 
 # --- where the local stack listens --------------------------------------------------------
-# infra/stack.sh starts MariaDB, Redis and Kafka on these ports; STREAMER_*_PORT moves them
-# (a second stack beside the first), and every default address below follows.
+# infra/stack.sh starts MariaDB, Redis and Kafka (and, in the cluster topology, a Spark
+# standalone cluster) on these ports; STREAMER_*_PORT moves them (a second stack beside the
+# first), and every default address below follows. STREAMER_TOPOLOGY picks the topology:
+# `single` (one Kafka broker, Spark jobs in local mode) or `cluster` (three KRaft nodes on
+# STREAMER_KAFKA_PORT + 0/2/4, a Spark master on STREAMER_SPARK_PORT with its web UI one
+# port above). `infra/stack.sh addresses` prints the same addresses from the script's side,
+# and tests/test_cluster.py checks that both agree.
+
+TOPOLOGIES = ("single", "cluster")
+KAFKA_CLUSTER_NODES = 3
 
 
 def local_port(service: str, default: int) -> int:
     return int(os.environ.get(f"STREAMER_{service}_PORT", default))
+
+
+def local_topology() -> str:
+    topology = os.environ.get("STREAMER_TOPOLOGY", "single")
+    if topology not in TOPOLOGIES:
+        raise ValueError(f"STREAMER_TOPOLOGY is one of {', '.join(TOPOLOGIES)}, not {topology!r}")
+    return topology
 
 
 def local_redis_url(db: int, scheme: str = "redis") -> str:
@@ -122,7 +146,55 @@ def local_redis_url(db: int, scheme: str = "redis") -> str:
 
 
 def local_kafka_bootstrap() -> str:
-    return f"127.0.0.1:{local_port('KAFKA', 9092)}"
+    """Comma-separated broker addresses: one broker, or the cluster's three nodes (each node
+    takes two ports, its broker's and its controller's)."""
+    first = local_port("KAFKA", 9092)
+    nodes = KAFKA_CLUSTER_NODES if local_topology() == "cluster" else 1
+    return ",".join(f"127.0.0.1:{first + 2 * n}" for n in range(nodes))
+
+
+@dataclass(frozen=True)
+class TopicLayout:
+    """How the events topic is laid out: partitions, copies of each, and how many copies
+    must have a write before an acks=all producer is answered."""
+
+    partitions: int
+    replication_factor: int
+    min_insync_replicas: int
+
+
+def local_events_topic() -> TopicLayout:
+    """One broker holds one copy; the three-node cluster keeps three and needs two for a
+    write, so one node can be down without losing or refusing a write."""
+    if local_topology() == "cluster":
+        return TopicLayout(partitions=6, replication_factor=3, min_insync_replicas=2)
+    return TopicLayout(partitions=3, replication_factor=1, min_insync_replicas=1)
+
+
+def local_spark_master() -> str:
+    if local_topology() == "cluster":
+        return f"spark://127.0.0.1:{local_port('SPARK', 7077)}"
+    return "local[*]"
+
+
+def local_spark_master_ui() -> str:
+    """The standalone master's web UI (its /json/ lists workers and applications); empty in
+    the single topology, which has no master."""
+    if local_topology() == "cluster":
+        return f"http://127.0.0.1:{local_port('SPARK', 7077) + 1}"
+    return ""
+
+
+def local_spark_engagement_cores() -> int | None:
+    """Cores the streaming job may take on the local cluster: all the workers' cores but
+    the trend jobs' one (a standalone master never takes cores back from a running
+    application, so a streaming job holding every core would starve the batch jobs).
+    None in the single topology (local mode uses the machine's cores)."""
+    if local_topology() != "cluster":
+        return None
+    workers = int(os.environ.get("STREAMER_SPARK_WORKERS", 2))
+    cores = int(os.environ.get("STREAMER_SPARK_WORKER_CORES", 1))
+    return max(1, workers * cores - 1)
 
 
 # --- the database --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import RegisterApi, TokenApi
+from accounts.api import LogoutApi, RegisterApi, TokenApi
 from communities.api import CommunityViewSet
 from posts.api import CommentViewSet, PostViewSet
 
@@ -16,6 +16,7 @@ router.register("comments", CommentViewSet, basename="comment")
 urlpatterns = [
     path("auth/register/", RegisterApi.as_view(), name="api-register"),
     path("auth/token/", TokenApi.as_view(), name="api-token"),
+    path("auth/logout/", LogoutApi.as_view(), name="api-logout"),
     path("analytics/", include("dashboard.api_urls")),
     path("", include(router.urls)),
 ]

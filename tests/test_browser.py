@@ -17,6 +17,8 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 from playwright.sync_api import Page, expect, sync_playwright
 
+from tests.support.browser import csp_violations_watch
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -56,7 +58,10 @@ def page(live_server, settings, tmp_path):
         )
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
-        yield context.new_page()
+        page = context.new_page()
+        blocked = csp_violations_watch(page)
+        yield page
+        assert blocked == [], f"the Content Security Policy blocked: {blocked}"
         context.close()
         browser.close()
 
@@ -181,3 +186,11 @@ def test_sign_up_post_like_comment_reply_share(page: Page, live_server):
         "community_created", "post_created", "post_viewed", "post_liked",
         "comment_created", "post_shared",
     } <= types  # fmt: skip
+
+
+@pytest.mark.browser
+def test_api_docs_render_under_the_content_security_policy(page: Page, live_server):
+    """Swagger UI draws the schema with nothing inline (the fixture fails on any CSP block)."""
+    page.goto(f"{live_server.url}/api/docs/")
+    expect(page.locator(".swagger-ui .title")).to_contain_text("Streamer API")
+    expect(page.get_by_text("/api/v1/auth/logout/")).to_be_visible()

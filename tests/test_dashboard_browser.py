@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +20,7 @@ from django.db.models import Sum
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.factories import PASSWORD
+from tests.support.browser import csp_violations_watch
 from tests.test_browser import ARTIFACTS, CHROMIUM_ARGS
 
 NOW = datetime.now(UTC).replace(second=30, microsecond=0)
@@ -55,7 +57,10 @@ def page(live_server, frozen_now):
         )
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         context.set_default_timeout(20_000)
-        yield context.new_page()
+        page = context.new_page()
+        blocked = csp_violations_watch(page)
+        yield page
+        assert blocked == [], f"the Content Security Policy blocked: {blocked}"
         context.close()
         browser.close()
 
@@ -167,11 +172,13 @@ def trend_rows_make(posts) -> None:
 
 
 @pytest.fixture
-def dashboard_data(transactional_db, kafka_topic):
+def dashboard_data(transactional_db, kafka_topic, settings):
     from analytics.models import EngagementDeadLetter, SparkBatch
     from communities.services import community_join
     from posts.services import post_create
     from tests.factories import community_make, metric_rows_load, user_make
+
+    settings.KAFKA_EVENTS_TOPIC = kafka_topic  # the Kafka card describes this topic
 
     owner = user_make("curator")
     communities, posts = [], []
@@ -251,6 +258,15 @@ def expected_kpis(activities: list) -> dict[str, str]:
     return figures
 
 
+def evaluate_until_true(page: Page, function: str, arg=None, timeout: float = 20) -> None:
+    """Playwright's wait_for_function polls with eval(), which the site's CSP forbids (as it
+    should); this polls page.evaluate instead."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(function, arg):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {function}"
+        page.wait_for_timeout(100)
+
+
 def kpi(page: Page, name: str) -> str:
     return page.locator(f'[data-kpi="{name}"]').inner_text().strip()
 
@@ -278,7 +294,7 @@ def canvas_pixels(page: Page, canvas_id: str, colour: tuple[int, int, int] | Non
 
 @pytest.mark.browser
 def test_staff_dashboard_draws_charts_and_matches_the_database(
-    page: Page, live_server, dashboard_data
+    page: Page, live_server, dashboard_data, settings
 ):
     from analytics.models import PostEngagement
     from posts.services import post_create
@@ -302,8 +318,8 @@ def test_staff_dashboard_draws_charts_and_matches_the_database(
     expect(
         page.locator("#nav-sidebar").get_by_role("link", name="Analytics dashboard")
     ).to_be_visible()
-    page.wait_for_function(
-        "Number(document.getElementById('analytics-dashboard').dataset.refreshes || 0) >= 1"
+    evaluate_until_true(
+        page, "() => Number(document.getElementById('analytics-dashboard').dataset.refreshes) >= 1"
     )
 
     # KPIs equal what the metric tables hold.
@@ -317,6 +333,18 @@ def test_staff_dashboard_draws_charts_and_matches_the_database(
     expect(page.locator("#ad-health-dead")).to_have_attribute("data-state", "amber")
     expect(page.locator("#ad-health-dead .ad-health-value")).to_have_text("1")
     expect(page.locator("#ad-overall")).to_have_attribute("data-state", "amber")
+    brokers = len(settings.KAFKA_BOOTSTRAP_SERVERS)
+    expect(page.locator("#ad-health-kafka")).to_have_attribute("data-state", "green")
+    expect(page.locator("#ad-health-kafka .ad-health-value")).to_have_text(
+        f"{brokers} of {brokers}"
+    )
+    expect(page.locator("#ad-health-kafka .ad-health-detail")).to_contain_text("0 under-replicated")
+    cluster = page.locator("#ad-health-cluster")
+    if settings.SPARK_MASTER_UI_URL:  # the cluster topology: its master is watched
+        expect(cluster).to_be_visible()
+        expect(cluster.locator(".ad-health-detail")).to_contain_text("workers alive")
+    else:
+        expect(cluster).to_be_hidden()
 
     # Top lists and the charts are drawn (Chart.js from static/vendor, no CDN).
     expect(page.locator("#ad-top-posts tbody tr")).to_have_count(10)
@@ -347,10 +375,11 @@ def test_staff_dashboard_draws_charts_and_matches_the_database(
     # The community picker redraws the chart for one community.
     music = dashboard_data["communities"][2]
     page.get_by_label("Scope").select_option(label="Music")
-    page.wait_for_function(
+    evaluate_until_true(
+        page,
         "slug => performance.getEntriesByType('resource').some("
         "e => e.name.includes(`/communities/${slug}/engagement/`))",
-        arg=music.slug,
+        music.slug,
     )
     page.get_by_role("button", name="30 d", exact=True).click()
     expect(page.locator("#ad-chart-note")).to_contain_text("31 day buckets")

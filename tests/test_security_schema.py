@@ -1,37 +1,31 @@
-"""The schemathesis run of tests/test_api_schema.py with a larger budget: every operation of
+"""The schemathesis runs of tests/test_api_schema.py with a larger budget: every operation of
 /api/schema/ gets STREAMER_SCHEMATHESIS_EXAMPLES generated requests (`make security` sets
-300); zero 5xx and zero responses off the documented schema. Skipped when the variable is
-unset, so `make test` keeps the small run only."""
+300), every check on, then the stateful phase with a tenth of that many scenarios. Skipped
+when the variable is unset, so `make test` keeps the small runs only."""
 
 import os
 
 import pytest
-import schemathesis
-from django.core.wsgi import get_wsgi_application
-from hypothesis import HealthCheck, settings
-from schemathesis import checks
 
-from tests.test_api_schema import token_header  # noqa: F401 - the fixture, shared
+from tests.test_api_schema import api_identity, hypothesis_settings, schema, workflows_run
+
+__all__ = ["api_identity"]  # the fixture, shared
 
 EXAMPLES = int(os.environ.get("STREAMER_SCHEMATHESIS_EXAMPLES", "0"))
-
-schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
-
-
-@pytest.mark.skipif(EXAMPLES <= 0, reason="set STREAMER_SCHEMATHESIS_EXAMPLES (make security)")
-@schema.parametrize()
-@settings(
-    max_examples=max(EXAMPLES, 1),
-    deadline=None,
-    suppress_health_check=[
-        HealthCheck.function_scoped_fixture,
-        HealthCheck.too_slow,
-        HealthCheck.filter_too_much,
-    ],
+needs_budget = pytest.mark.skipif(
+    EXAMPLES <= 0, reason="set STREAMER_SCHEMATHESIS_EXAMPLES (make security)"
 )
+
+
+@needs_budget
+@schema.parametrize()
+@hypothesis_settings(max(EXAMPLES, 1))
 @pytest.mark.django_db(transaction=True)
-def test_api_conforms_to_its_schema_large_budget(case, token_header):  # noqa: F811
-    case.call_and_validate(
-        headers=token_header,
-        excluded_checks=[checks.negative_data_rejection, checks.positive_data_acceptance],
-    )
+def test_api_conforms_to_its_schema_large_budget(case, api_identity):
+    case.call_and_validate()
+
+
+@needs_budget
+@pytest.mark.django_db(transaction=True)
+def test_api_workflows_conform_to_its_schema_large_budget(api_identity):
+    workflows_run(examples=max(EXAMPLES // 10, 1), steps=10)

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -227,3 +227,139 @@ def test_a_chunk_chosen_as_deadlock_victim_is_applied_again_once():
     assert sorted(Post.objects.filter(pk__in=[post_a.pk, post_b.pk]).values_list(
         "like_count", flat=True)) == [1, 1]  # fmt: skip
     assert event_counts()["post_liked"] == 2
+
+
+# --- the batch services against the one-by-one services ---------------------------------
+
+
+def _world_snapshot() -> dict:
+    """Every domain row and the event stream, with generated ids (row ids, event ids, stored
+    file names) replaced by natural keys, so two runs of one plan can be compared."""
+    from communities.models import Community, Membership
+    from posts.models import Comment, Like, Post, Share
+
+    users = {u.pk: u.username for u in get_user_model().objects.all()}
+    slugs = dict(Community.objects.values_list("pk", "slug"))
+    posts: dict[int, tuple] = {}
+    for post in Post.objects.order_by("shared_from_id", "pk"):  # originals before reposts
+        origin = posts.get(post.shared_from_id)
+        posts[post.pk] = (users[post.author_id], slugs[post.community_id], post.created_at,
+                          post.text, origin)  # fmt: skip
+    comments = {
+        c.pk: (users[c.author_id], posts[c.post_id], c.created_at, c.body)
+        for c in Comment.objects.all()
+    }
+    shares = {s.pk: (users[s.user_id], posts[s.post_id], s.created_at) for s in Share.objects.all()}
+    ids = {"actor_id": users, "author_id": users, "post_author_id": users,
+           "community_id": slugs, "target_community_id": slugs, "post_id": posts,
+           "repost_id": posts, "comment_id": comments, "parent_id": comments,
+           "share_id": shares}  # fmt: skip
+
+    def named(values: dict) -> dict:
+        return {k: ids[k].get(v, v) if k in ids else v for k, v in values.items()}
+
+    def envelope(e: dict) -> dict:
+        return {**named({k: v for k, v in e.items() if k != "event_id"}),
+                "payload": named(e["payload"])}  # fmt: skip
+
+    return {
+        "users": sorted(get_user_model().objects.values_list(
+            "username", "email", "first_name", "last_name", "profile__bio", "is_active")),
+        "communities": sorted((c.slug, c.name, c.description, users[c.created_by_id],
+                               c.created_at, c.member_count) for c in Community.objects.all()),
+        "memberships": sorted((users[m.user_id], slugs[m.community_id], m.role, m.joined_at)
+                              for m in Membership.objects.all()),
+        "posts": sorted((posts[p.pk], p.kind, p.attribution, p.like_count, p.comment_count,
+                         p.share_count, p.hot_score, p.media_content_type, p.media_size,
+                         p.media_width, p.media_height, p.media_duration, bool(p.media),
+                         bool(p.thumbnail), p.deleted_at)
+                        for p in Post.objects.all()),
+        "likes": sorted((users[x.user_id], posts[x.post_id], x.created_at)
+                        for x in Like.objects.all()),
+        "comments": sorted((comments[c.pk], comments.get(c.parent_id), comments.get(c.root_id),
+                            c.depth) for c in Comment.objects.all()),
+        "shares": sorted((shares[s.pk], slugs.get(s.target_community_id),
+                          posts.get(s.repost_id), s.comment) for s in Share.objects.all()),
+        "events": [(row.event_type, posts.get(int(row.key)) if row.envelope["post_id"]
+                    else slugs[int(row.key)], envelope(row.envelope))
+                   for row in OutboxEvent.objects.order_by("id")],
+    }  # fmt: skip
+
+
+def _with_refused_actions(plan):
+    """The plan and actions the services refuse: a comment by a non-member, a reply to that
+    comment, a share into the post's own community, a post by a non-member and a like of it,
+    an empty comment."""
+    from dataclasses import replace
+
+    from generator.traffic import Action
+
+    members: dict[int, set[int]] = {}
+    for a in plan.actions:
+        if a.verb in ("join", "create_community"):
+            members.setdefault(a.community, set()).add(a.user)
+    post = next(a for a in plan.actions if a.verb == "post" and a.kind == "quote")
+    outsider = next(u for u in range(len(plan.users)) if u not in members[post.community])
+    member, c, p, at = post.user, post.community, post.post, post.at
+    comment, bad_post = plan.comment_count, plan.post_count
+    extra = [
+        Action(at + 1, "comment", outsider, c, post=p, text="Hello", comment=comment),
+        Action(at + 2, "comment", member, c, post=p, text="Re", parent_comment=comment,
+               comment=comment + 1),
+        Action(at + 3, "share", member, c, post=p, target_community=c),
+        Action(at + 4, "post", outsider, c, post=bad_post, kind="quote", text="Not mine"),
+        Action(at + 5, "like", member, c, post=bad_post),
+        Action(at + 6, "comment", member, c, post=p, text="   ", comment=comment + 2),
+    ]  # fmt: skip
+    actions = sorted(plan.actions + extra, key=lambda a: a.at)
+    return replace(plan, actions=actions, post_count=bad_post + 1, comment_count=comment + 3)
+
+
+def _replay(plan, *, one_by_one: bool, start: datetime, media) -> dict:
+    from generator.replay import COMMUNITY_VERBS, DirectReplayer
+
+    replayer = DirectReplayer(seed=plan.seed, password="x" * 12, one_by_one=one_by_one)
+    replayer.media = media
+    replayer.begin(plan, start=start)
+    replayer.create_users(lambda n: None)
+    for community_phase in (True, False):
+        actions = [a for a in plan.actions if (a.verb in COMMUNITY_VERBS) == community_phase]
+        replayer.run(actions, lambda n: None)
+    return {"done": replayer.done, "skipped": replayer.skipped}
+
+
+@pytest.mark.django_db
+def test_batch_services_write_what_the_one_by_one_services_write(monkeypatch, settings, tmp_path):
+    """One plan (with pictures, videos, replies, reposts, unlikes and refused actions) through
+    the one-by-one services, then, on the same empty database, through their batch forms in
+    small batches (so actions refer to posts and comments of earlier batches and of their
+    own): the same counts, the same domain rows, the same events in the same order."""
+    from django.db import transaction
+
+    from generator import replay
+    from generator.replay import MediaMaker
+
+    settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(replay, "BATCH", 97)
+    sizes = SeedSizes(users=30, communities=4, posts=45, actions=700, days=1, viral_posts=1)
+    plan = _with_refused_actions(plan_history(sizes, 21))
+    for verb in VERB_EVENTS:
+        assert plan.count(verb) > 0, verb
+    assert any(a.parent_comment is not None for a in plan.actions)
+    assert any(a.target_community is not None for a in plan.actions)
+    start = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    media = MediaMaker(plan.seed)
+
+    runs = []
+    for one_by_one in (True, False):
+        with transaction.atomic():
+            counts = _replay(plan, one_by_one=one_by_one, start=start, media=media)
+            runs.append((counts, _world_snapshot()))
+            transaction.set_rollback(True)
+
+    (counts_one, world_one), (counts_batch, world_batch) = runs
+    assert counts_batch == counts_one
+    assert sum(counts_one["skipped"].values()) == 6  # the refused actions, both ways
+    assert world_one["posts"] and any(p[7] for p in world_one["posts"])  # media posts
+    for table in world_one:
+        assert world_batch[table] == world_one[table], table

@@ -8,19 +8,30 @@
   that arrived behind the watermark (not counted) are reported beside it, per batch and
   for the day.
 - Dead letters: amber/red by the messages rejected in the last 24 hours.
+- Kafka: red when no broker answers, the events topic is missing, or a partition has no
+  leader or fewer in-sync replicas than min.insync.replicas (acks=all writes to it fail);
+  amber while a broker is down or a partition is under-replicated; else green.
+- Spark cluster (only with a standalone master, SPARK_MASTER_UI_URL): red when the master
+  does not answer or has no live worker; amber when a worker was lost, or the engagement job
+  runs here without an application or executors on the cluster; else green.
+
+What Kafka and the Spark master answer is cached ANALYTICS_PROBE_CACHE_SECONDS
+(`probe_cached`), so dashboards refreshing every few seconds share one lookup.
 
 `stack_parts()` adds the services underneath (database, Redis, Kafka, Celery) as up/down
-lines. There the outbox is "down" when its rule says red, and the Spark job when its process
-is not running; each line's detail carries the part's state."""
+lines. There the outbox is "down" when its rule says red, the Spark job when its process
+is not running, Kafka when no broker answers, the Spark cluster when its rule says red;
+each line's detail carries the part's state."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -29,13 +40,15 @@ from django.utils import timezone
 from kafka.errors import KafkaError
 
 from analytics.models import EngagementDeadLetter, SparkBatch
+from analytics.spark_cluster import SparkClusterState, spark_cluster_state
 from analytics.spark_runner import spark_job_pid_running
 from core.health import PartStatus, check_celery_worker, check_database, check_redis, one_line
-from events.kafka_admin import events_topic_health, topic_lag
+from events.kafka_admin import KafkaHealth, kafka_health, topic_lag
 from events.selectors import outbox_lag
-from spark_jobs.contract import Queries
+from spark_jobs.contract import Queries, SparkApps
 
 OUTBOX_AMBER_FRACTION = 0.25
+T = TypeVar("T")
 
 
 class Health(StrEnum):
@@ -129,20 +142,29 @@ class SparkStatus:
         return ", ".join(parts)
 
 
-def spark_lag_cached(topic: str, end_offsets: dict[str, int]) -> int:
-    """Messages on the topic past the batch's end offsets. Cached for a few seconds per
-    (topic, offsets), so dashboards refreshing every few seconds do not each open a Kafka
-    connection (a new batch changes the offsets and so the key). A failure is cached too:
-    while Kafka is down, only one request per interval waits for the connection timeout."""
-    offsets = json.dumps([topic, end_offsets], sort_keys=True).encode()
-    key = "analytics:spark-lag:" + hashlib.sha256(offsets).hexdigest()
+def probe_cached(key: str, probe: Callable[[], T]) -> T:
+    """`probe()`, or its answer of the last ANALYTICS_PROBE_CACHE_SECONDS under `key`. A
+    probe reports failures in its answer, so they are cached too: while a service is down,
+    only one request per interval waits for its timeout."""
     cached = cache.get(key)
     if cached is None:
+        cached = probe()
+        cache.set(key, cached, settings.ANALYTICS_PROBE_CACHE_SECONDS)
+    return cached
+
+
+def spark_lag_cached(topic: str, end_offsets: dict[str, int]) -> int:
+    """Messages on the topic past the batch's end offsets, cached per (topic, offsets): a new
+    batch changes the offsets and so the key."""
+    offsets = json.dumps([topic, end_offsets], sort_keys=True).encode()
+
+    def probe() -> dict:
         try:
-            cached = {"lag": topic_lag(topic, end_offsets)}
+            return {"lag": topic_lag(topic, end_offsets)}
         except KafkaError as exc:
-            cached = {"error": one_line(exc)}
-        cache.set(key, cached, settings.ANALYTICS_SPARK_LAG_CACHE_SECONDS)
+            return {"error": one_line(exc)}
+
+    cached = probe_cached("analytics:spark-lag:" + hashlib.sha256(offsets).hexdigest(), probe)
     if "error" in cached:
         raise KafkaError(cached["error"])
     return cached["lag"]
@@ -244,12 +266,77 @@ def dead_letter_status(*, now: datetime | None = None) -> DeadLetterStatus:
     )
 
 
+# --- Kafka -------------------------------------------------------------------------------
+
+
+@dataclass
+class KafkaStatus:
+    cluster: KafkaHealth
+    health: ComponentHealth
+
+
+def kafka_status() -> KafkaStatus:
+    servers = ",".join(settings.KAFKA_BOOTSTRAP_SERVERS)
+    cluster = probe_cached(
+        f"analytics:kafka-health:{servers}:{settings.KAFKA_EVENTS_TOPIC}", kafka_health
+    )
+    writes_fail = cluster.offline or cluster.below_min_isr
+    if not cluster.reachable or not cluster.topic_found or writes_fail:
+        state = Health.RED
+    elif cluster.brokers_down or cluster.under_replicated:
+        state = Health.AMBER
+    else:
+        state = Health.GREEN
+    return KafkaStatus(cluster=cluster, health=ComponentHealth(state, cluster.describe()))
+
+
+# --- the Spark cluster ---------------------------------------------------------------------
+
+
+@dataclass
+class SparkClusterStatus:
+    """`cluster` is None when there is no standalone master to ask (local mode)."""
+
+    master: str
+    cluster: SparkClusterState | None
+    health: ComponentHealth
+
+
+def spark_cluster_status(*, job: str = Queries.METRICS) -> SparkClusterStatus:
+    master, master_ui = settings.SPARK_MASTER, settings.SPARK_MASTER_UI_URL
+    if not master_ui:
+        return SparkClusterStatus(
+            master, None, ComponentHealth(Health.GREEN, f"{master}: no cluster to watch")
+        )
+    cluster = probe_cached(
+        f"analytics:spark-cluster:{master_ui}",
+        lambda: spark_cluster_state(master_ui, app_name=SparkApps.ENGAGEMENT),
+    )
+    job_here = spark_job_pid_running(job) is not None
+    detail = cluster.describe()
+    if not cluster.reachable or not cluster.workers_alive:
+        state = Health.RED
+    elif cluster.workers_lost or (job_here and not cluster.app_has_executors):
+        state = Health.AMBER
+    else:
+        state = Health.GREEN
+    return SparkClusterStatus(master, cluster, ComponentHealth(state, detail))
+
+
 # --- the whole stack, one line per part ----------------------------------------------------
 
 
 def check_kafka() -> PartStatus:
-    topic = events_topic_health()
-    return PartStatus("kafka", topic.reachable, topic.servers, topic.describe())
+    status = kafka_status()
+    detail = f"{status.health.state}: {status.health.detail}"
+    return PartStatus("kafka", status.cluster.reachable, status.cluster.servers, detail)
+
+
+def check_spark_cluster() -> PartStatus:
+    status = spark_cluster_status()
+    detail = f"{status.health.state}: {status.health.detail}"
+    address = settings.SPARK_MASTER_UI_URL or status.master
+    return PartStatus("spark cluster", status.health.state != Health.RED, address, detail)
 
 
 def check_outbox() -> PartStatus:
@@ -281,5 +368,6 @@ def stack_parts() -> list[PartStatus]:
         check_kafka(),
         check_celery_worker(),
         check_outbox(),
+        check_spark_cluster(),
         check_spark_job(),
     ]

@@ -18,10 +18,14 @@ from analytics.selectors.engagement import (
 from analytics.selectors.health import (
     DeadLetterStatus,
     Health,
+    KafkaStatus,
     OutboxStatus,
+    SparkClusterStatus,
     SparkStatus,
     dead_letter_status,
+    kafka_status,
     outbox_status,
+    spark_cluster_status,
     spark_status,
     worst,
 )
@@ -36,6 +40,8 @@ class Summary:
     active_users_24h: int
     today: dict[str, int]
     outbox: OutboxStatus
+    kafka: KafkaStatus
+    spark_cluster: SparkClusterStatus
     spark: SparkStatus
     dead_letters: DeadLetterStatus
     health: Health
@@ -46,8 +52,11 @@ def analytics_summary(*, now: datetime | None = None) -> Summary:
     now = now or timezone.now()
     minutes = events_per_minute(now=now)
     outbox = outbox_status()
+    kafka = kafka_status()
+    spark_cluster = spark_cluster_status()
     spark = spark_status(now=now)
     dead_letters = dead_letter_status(now=now)
+    parts = (outbox, kafka, spark_cluster, spark, dead_letters)
     return Summary(
         generated_at=now,
         events_per_minute=round(sum(m.events for m in minutes) / len(minutes), 1),
@@ -55,8 +64,10 @@ def analytics_summary(*, now: datetime | None = None) -> Summary:
         active_users_24h=active_users_count(since=now - timedelta(hours=24)),
         today=today_counts(now=now),
         outbox=outbox,
+        kafka=kafka,
+        spark_cluster=spark_cluster,
         spark=spark,
         dead_letters=dead_letters,
-        health=worst(c.health.state for c in (outbox, spark, dead_letters)),
+        health=worst(part.health.state for part in parts),
         model_run=model_run_latest(),
     )

@@ -60,12 +60,12 @@ def test_create_needs_authentication_and_valid_fields():
     assert {"name", "slug"} <= set(invalid.json())
 
 
-def test_duplicate_name_is_a_field_error():
+def test_duplicate_name_is_a_409_naming_the_field():
     community_make(name="Cycling")
 
     response = client_for(user_make()).post("/api/v1/communities/", {"name": "cycling"})
 
-    assert response.status_code == 400 and "name" in response.json()
+    assert response.status_code == 409 and "name" in response.json()
 
 
 def test_patch_is_for_owner_and_moderators_only():

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from communities.models import Community, Membership
 from communities.services import (
+    SLUG_RE,
     community_create,
     community_join,
     community_leave,
@@ -53,7 +54,6 @@ def test_create_uses_occurred_at_for_rows_and_event():
         ("x" * 101, "", "name"),
         ("Good name", "Bad Slug!", "slug"),
         ("Good name", "-edge", "slug"),
-        ("日本語", "", "slug"),
     ],
 )
 def test_create_rejects_bad_names_and_slugs(name, slug, field):
@@ -61,6 +61,11 @@ def test_create_rejects_bad_names_and_slugs(name, slug, field):
         community_create(creator=user_make(), name=name, slug=slug)
     assert field in excinfo.value.message_dict
     assert event_count() == 0
+
+
+def test_a_name_with_too_few_ascii_letters_gets_a_made_up_slug():
+    community = community_create(creator=user_make(), name="日本語")
+    assert community.slug.startswith("c-") and SLUG_RE.match(community.slug)
 
 
 def test_create_rejects_duplicate_name_case_insensitively_and_duplicate_slug():

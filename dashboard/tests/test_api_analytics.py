@@ -150,7 +150,8 @@ def test_summary_reports_kpis_from_the_rollups(world, staff_client):
     }
 
 
-def test_summary_reports_pipeline_health(world, staff_client):
+def test_summary_reports_pipeline_health(world, staff_client, kafka_topic, settings):
+    settings.KAFKA_EVENTS_TOPIC = kafka_topic
     EngagementDeadLetter.objects.create(
         topic="t", partition=0, offset=1, error="not JSON", received_at=NOW - timedelta(hours=1)
     )
@@ -169,8 +170,25 @@ def test_summary_reports_pipeline_health(world, staff_client):
     assert data["dead_letters"]["health"]["state"] == "amber"
     assert data["spark"]["last_batch_at"] is None
     assert data["spark"]["health"] == {"state": "amber", "detail": "no batch applied yet"}
+    kafka = data["kafka"]
+    assert kafka["health"]["state"] == "green"
+    assert kafka["reachable"] and kafka["brokers_down"] == []
+    assert len(kafka["brokers_up"]) == len(settings.KAFKA_BOOTSTRAP_SERVERS)
+    assert (kafka["partitions"], kafka["under_replicated"]) == (2, 0)
+    assert kafka["replication_factor"] == settings.KAFKA_EVENTS_REPLICATION_FACTOR
+    assert data["spark_cluster"]["master"] == settings.SPARK_MASTER
+    assert data["spark_cluster"]["health"]["state"] == "green"
     assert data["health"] == "amber"
     assert data["model_run"] is None
+
+
+def test_summary_turns_red_when_kafka_has_no_events_topic(world, staff_client, settings):
+    settings.KAFKA_EVENTS_TOPIC = "test.never.created"
+    data = staff_client.get("/api/v1/analytics/summary/").json()
+
+    assert data["kafka"]["health"]["state"] == "red"
+    assert "missing" in data["kafka"]["health"]["detail"]
+    assert data["health"] == "red"
 
 
 def test_summary_reads_the_spark_lag_from_the_real_broker(kafka_topic, staff_client, settings):

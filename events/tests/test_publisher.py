@@ -112,8 +112,10 @@ def test_publisher_marks_rows_after_ack_oldest_first_in_key_order(events_topic):
     assert publisher.outbox_publish_pending().published == 0
 
 
+@pytest.mark.parametrize("chunk", [1000, 30], ids=["one chunk a batch", "pipelined chunks"])
 @pytest.mark.django_db(transaction=True)
-def test_two_publishers_at_once_send_each_event_exactly_once(events_topic):
+def test_two_publishers_at_once_send_each_event_exactly_once(events_topic, monkeypatch, chunk):
+    monkeypatch.setattr(publisher, "CLAIM_CHUNK", chunk)
     rows = outbox_rows_create(3000, keys=25)
     handles = [publisher._producer_create(events_topic) for _ in range(2)]
     start = threading.Barrier(2)
@@ -323,3 +325,37 @@ def test_stack_status_and_admin_show_the_outbox_lag(admin_client):
     assert page.status_code == 200
     assert moved.status_code == 302 and moved["Location"] == "/admin/events/outboxevent/"
     assert b"Outbox lag" in page.content and b"1 pending" in page.content
+
+
+# --- queueing: at most one waiting run ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_commits_queue_one_publisher_run_and_a_running_one_gets_one_follow_up(
+    celery_worker_factory, kafka_topic, settings
+):
+    import redis
+
+    from events.tasks import QUEUED_FLAG_KEY
+    from streamer.celery import app as celery_app
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    celery_app.control.purge()
+    broker.delete(QUEUED_FLAG_KEY)
+
+    def commit(n: int) -> None:
+        for actor in range(1, n + 1):
+            with transaction.atomic():
+                event_append(event_type=EventType.COMMUNITY_JOINED, actor_id=actor, community_id=1)
+
+    commit(40)  # no worker yet: the runs would pile up in the queue
+    assert broker.llen("celery") == 1
+
+    celery_worker_factory({"TEST_KAFKA_EVENTS_TOPIC": kafka_topic})
+    assert wait_until(lambda: not OutboxEvent.objects.filter(status="pending").exists(), timeout=60)
+    assert wait_until(lambda: broker.llen("celery") == 0, timeout=10)
+    assert not broker.exists(QUEUED_FLAG_KEY)  # the run cleared it before claiming
+
+    commit(30)  # the flag is free again: the first commit queues the follow-up
+    assert wait_until(lambda: not OutboxEvent.objects.filter(status="pending").exists(), timeout=60)
+    assert len({m.event_id for m in topic_read_all(kafka_topic)}) == 70

@@ -21,8 +21,8 @@ from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
-from communities.services import community_join, membership_set_role
-from posts import cards, listings, ranking, selectors, services, tasks
+from communities.services import Join, community_join, community_join_batch, membership_set_role
+from posts import batch, cards, listings, ranking, selectors, services, tasks
 from posts.models import Post
 from posts.selectors import FeedOrder
 from tests.factories import community_make, user_make
@@ -138,6 +138,63 @@ def test_listings_equal_the_database_after_every_kind_of_write(world, committed,
     assert answered == reads if size == 1000 else answered > reads // 2
 
 
+def test_a_batch_of_writes_shows_in_the_cached_feeds_and_cards(world, client, committed):
+    """The batch services (the generator's back-fill and live traffic) refresh the listings,
+    card versions and community headers once per batch, as the one-by-one services do."""
+    owner, home, away, fans, posts = world
+    assert assert_listings_equal_database(home) == len(ORDERS) * 2
+    page = client.get(home.get_absolute_url()).content.decode()
+    assert "· 5 members" in page
+    redis = get_redis_connection()
+    liked = posts[4]  # in Home, no likes yet
+    versions = cards._versions(redis, [liked.pk])
+    newcomers = [user_make() for _ in range(2)]
+
+    with committed():
+        community_join_batch([Join(user=user, community=home) for user in newcomers])
+    with committed():
+        new = batch.PostCreate(author=owner, community=home, kind="quote", text="batched")
+        writes = [
+            new,
+            *(batch.PostLike(user=user, post=new) for user in newcomers),
+            *(batch.PostLike(user=fan, post=liked) for fan in fans),
+            batch.CommentCreate(author=newcomers[0], post=posts[5], body="from a batch"),
+            batch.PostUnlike(user=fans[0], post=posts[3]),
+            batch.PostShare(user=owner, post=posts[3], target_community=home),  # from Away
+        ]
+        batch.posts_write_batch(writes)
+    assert [write.error for write in writes] == [None] * len(writes)
+
+    assert assert_listings_equal_database(home) == len(ORDERS) * 2
+    hot = listings.feed_community(community_id=home.pk, order=FeedOrder("hot"))
+    assert new.result.pk in read(hot)[0]
+    assert cards._versions(redis, [liked.pk]) != versions
+    page = client.get(home.get_absolute_url()).content.decode()
+    assert "· 7 members" in page and "batched" in page
+    card = page.split(f'id="post-{liked.pk}"', 1)[1].split("</article>", 1)[0]
+    assert f'{len(fans)}<span class="visually-hidden"> like' in card
+
+
+def test_a_build_that_read_before_a_write_committed_gets_it_from_the_change_log(
+    world, committed, monkeypatch
+):
+    """A write that finds a listing not built leaves it alone; a build whose database read
+    missed that write (it read before the commit) re-applies it from the change log."""
+    owner, home, *_ = world
+    with committed():
+        post = services.post_create(author=owner, community=home, kind="quote", text="racing")
+    hot = listings.feed_community(community_id=home.pk, order=FeedOrder("hot"))
+    ranking_of = listings.Listing.ranking
+    monkeypatch.setattr(
+        listings.Listing, "ranking", lambda listing: ranking_of(listing).exclude(pk=post.pk)
+    )
+    read(hot)  # builds the listing from a read that did not see the post
+    monkeypatch.undo()
+    ids, queries = read(hot)
+    assert queries == 0 and post.pk in ids
+    assert ids == database(FeedOrder("hot"), home.pk)
+
+
 def test_a_short_listing_is_a_prefix_and_deeper_reads_go_to_the_database(
     world, committed, settings
 ):
@@ -179,8 +236,12 @@ def test_the_periodic_recompute_repairs_what_an_update_missed(world):
     read(hot)
     # A change that bypassed the services (and so the listings), e.g. a lost update:
     old = posts[5]
-    Post.objects.filter(pk=old.pk).update(like_count=5000)
-    Post.objects.filter(pk=old.pk).update(hot_score=ranking.hot_score_expression(old.created_at))
+    old.refresh_from_db()
+    engaged = ranking.engagement(
+        like_count=5000, comment_count=old.comment_count, share_count=old.share_count
+    )
+    score = ranking.hot_score(engagement=engaged, created_at=old.created_at)
+    Post.objects.filter(pk=old.pk).update(like_count=5000, hot_score=score)
     assert read(hot)[0] != database(FeedOrder("hot"), home.pk)
 
     assert tasks.listings_recompute() >= 1

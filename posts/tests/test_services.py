@@ -9,7 +9,7 @@ from django.db import transaction
 from communities.services import community_join, membership_set_role
 from events.envelope import EventType, envelope_validate
 from events.models import OutboxEvent
-from posts import ranking, services
+from posts import batch, ranking, services
 from posts.models import Comment, Like, Post, Share
 from tests.factories import community_make, image_upload, user_make, video_upload
 from tests.support.files import stored_files
@@ -133,10 +133,10 @@ def test_bad_media_is_a_media_error_and_stores_nothing(world, media_root):
 def test_failed_transaction_deletes_the_stored_files(world, media_root, monkeypatch):
     _, member, _, community = world
 
-    def broken_event_append(**kwargs):
+    def broken_events_append(events):
         raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr(services, "event_append", broken_event_append)
+    monkeypatch.setattr(batch, "events_append", broken_events_append)
     with pytest.raises(RuntimeError):
         services.post_create(author=member, community=community, kind="image", media=image_upload())
     assert Post.objects.count() == 0

@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 
 from spark_jobs.common.session import REPO_DIR, kafka_bootstrap_servers, spark_session
-from spark_jobs.contract import database_url
+from spark_jobs.contract import SparkApps, database_url
 from spark_jobs.engagement.sink import (
     METRICS_QUERY,
     BatchHooks,
@@ -137,7 +137,7 @@ def run(config: EngagementJobConfig, hooks: BatchHooks | None = None) -> int:
     A failed query (say the database was unreachable for a batch) is restarted from its
     checkpoint after a growing pause, so the stream outlives outages; the failed batch is
     simply run again. With --available-now a failure ends the run with status 1."""
-    spark = spark_session("streamer-engagement")
+    spark = spark_session(SparkApps.ENGAGEMENT)
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:

@@ -26,6 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_jobs.common.session import spark_session
+from spark_jobs.contract import SparkApps
 from spark_jobs.trends.features import FEATURE_COLUMNS, FeatureConfig, post_features
 from spark_jobs.trends.model import community_trends, ranked_posts, with_prediction
 from spark_jobs.trends.sink import predictions_write
@@ -115,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report: dict[str, Any] = {"status": "failed", "as_of": as_of, "run_id": args.run_id}
     spark = None
     try:
-        spark = spark_session("streamer-trends-predict")
+        spark = spark_session(SparkApps.TRENDS_PREDICT)
         loaded = model_load(args.model_path)
         ranked, communities = score(spark, loaded, as_of=as_of)
         kept = ranked if args.store_top <= 0 else ranked.where(F.col("rank") <= args.store_top)

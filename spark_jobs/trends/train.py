@@ -24,6 +24,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 
 from spark_jobs.common.session import VAR_DIR, spark_session
+from spark_jobs.contract import SparkApps
 from spark_jobs.trends.features import FeatureConfig, training_frame
 from spark_jobs.trends.model import (
     ALGORITHMS,
@@ -185,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         until = args.until or data_until()
         if until is None:
             raise ValueError("the engagement tables are empty: nothing to train on")
-        spark = spark_session("streamer-trends-train")
+        spark = spark_session(SparkApps.TRENDS_TRAIN)
         result, extra = train(
             spark,
             config=config,

@@ -3,10 +3,12 @@ with the stack's environment: DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, KAFKA_EVENT
 
     python -m tests.faults.check            # outbox vs topic vs metric tables vs domain tables
     python -m tests.faults.check --probe    # a member, a post in their community, a slug
+    python -m tests.faults.check --health   # Kafka and Spark cluster health, as the dashboard
 
 The check: no outbox row pending or failed; every outbox event_id is on the topic; per event
 type, the engagement tables' day-grain sums equal the outbox's events; the net likes,
-comments and shares in the metric tables equal the rows in the domain tables.
+comments and shares in the metric tables equal the rows in the domain tables; every Kafka
+broker is up and no partition of the topic is under-replicated.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def check() -> dict[str, Any]:
     from django.db.models import Sum
 
     from analytics.models import CommunityEngagement, PostEngagement
+    from events.kafka_admin import kafka_health
     from events.models import OutboxEvent
     from posts.models import Comment, Like, Share
 
@@ -81,6 +84,7 @@ def check() -> dict[str, Any]:
         "shares": metrics["shares"],
     }
     missing = outbox_ids - on_topic
+    kafka = kafka_health()
     result = {
         "outbox_total": len(outbox_ids),
         "pending": status.get("pending", 0),
@@ -92,9 +96,14 @@ def check() -> dict[str, Any]:
         "expected_from_outbox": expected,
         "domain": domain,
         "domain_from_metrics": from_metrics,
+        "brokers_down": list(kafka.brokers_down),
+        "under_replicated": kafka.under_replicated,
     }
     result["ok"] = (
-        result["pending"] == 0
+        kafka.reachable
+        and not kafka.brokers_down
+        and kafka.under_replicated == 0
+        and result["pending"] == 0
         and result["failed"] == 0
         and not missing
         and metrics == expected
@@ -123,13 +132,38 @@ def probe_target() -> dict[str, Any]:
     raise SystemExit("no member with a post: seed first")
 
 
+def health() -> dict[str, Any]:
+    """The Kafka and Spark cluster parts of the pipeline health (what stack_status and the
+    dashboard show), with the numbers the fault suite waits for."""
+    from analytics.selectors.health import kafka_status, spark_cluster_status
+
+    kafka, spark = kafka_status(), spark_cluster_status()
+    cluster = spark.cluster
+    return {
+        "kafka": {
+            "state": kafka.health.state,
+            "detail": kafka.health.detail,
+            "brokers_down": list(kafka.cluster.brokers_down),
+            "under_replicated": kafka.cluster.under_replicated,
+        },
+        "spark_cluster": {
+            "state": spark.health.state,
+            "detail": spark.health.detail,
+            "workers_alive": cluster.workers_alive if cluster else None,
+            "workers_lost": cluster.workers_lost if cluster else None,
+            "executors": cluster.executors if cluster else None,
+        },
+    }
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "streamer.settings")
     import django
 
     django.setup()
-    result = probe_target() if "--probe" in sys.argv[1:] else check()
-    print(json.dumps(result))
+    modes = {"--probe": probe_target, "--health": health}
+    mode = next((modes[a] for a in sys.argv[1:] if a in modes), check)
+    print(json.dumps(mode()))
 
 
 if __name__ == "__main__":

@@ -72,11 +72,15 @@ class Command(BaseCommand):
         if job not in BATCH_JOBS and options["job_args"]:
             options = self.options_after_job(job, options)
         command = self.job_command(job, options)
-        env = job_env()
+        env = job_env(job)
         if options["dry_run"]:
             shown = {
-                k: env[k] for k in ("SPARK_MASTER", "SPARK_JARS_DIR", "KAFKA_BOOTSTRAP_SERVERS")
-            }
+                k: env[k]
+                for k in (
+                    "SPARK_MASTER", "SPARK_CORES_MAX", "SPARK_JARS_DIR", "KAFKA_BOOTSTRAP_SERVERS"
+                )
+                if k in env
+            }  # fmt: skip
             self.stdout.write(" ".join(command))
             self.stdout.write(" ".join(f"{k}={v}" for k, v in shown.items()))
             return

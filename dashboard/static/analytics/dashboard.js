@@ -282,6 +282,24 @@
         outbox.failed ? `${number(outbox.failed)} failed` : "",
       ].filter(Boolean).join(" · ")
     );
+    const kafka = s.kafka;
+    healthCard(
+      "ad-health-kafka",
+      kafka,
+      kafka.reachable ? `${kafka.brokers_up.length} of ${kafka.brokers_up.length + kafka.brokers_down.length}` : "0",
+      kafka.health.detail
+    );
+    const cluster = s.spark_cluster;
+    const clusterCard = document.getElementById("ad-health-cluster");
+    clusterCard.hidden = cluster.reachable === null;
+    if (cluster.reachable !== null) {
+      healthCard(
+        "ad-health-cluster",
+        cluster,
+        cluster.reachable ? `${cluster.workers_alive} of ${cluster.workers_alive + cluster.workers_lost}` : "?",
+        cluster.health.detail
+      );
+    }
     const spark = s.spark;
     healthCard(
       "ad-health-spark",

@@ -93,6 +93,12 @@ class Command(BaseCommand):
             default=2,
             help="processes for posts and engagement in direct mode (default 2)",
         )
+        parser.add_argument(
+            "--one-by-one",
+            action="store_true",
+            help="direct mode through the one-by-one services instead of their batch forms "
+            "(the same rows and events, slower; for comparison)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.console = Console(file=self.stdout._out, highlight=False)
@@ -142,7 +148,9 @@ class Command(BaseCommand):
                                seed=options["seed"])  # fmt: skip
         from generator.replay import DirectReplayer
 
-        return DirectReplayer(seed=options["seed"], password=options["password"])
+        return DirectReplayer(
+            seed=options["seed"], password=options["password"], one_by_one=options["one_by_one"]
+        )
 
     # -- phases -----------------------------------------------------------------------------
     def _seed(self, backend, plan: Plan, options: dict[str, Any]) -> None:
@@ -185,6 +193,7 @@ class Command(BaseCommand):
         stop = {"now": False}
         previous = signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
         began = time.monotonic()
+        done_before = sum(backend.done.values())
         sent = 0
         try:
             with self._progress() as progress:
@@ -204,6 +213,7 @@ class Command(BaseCommand):
         finally:
             signal.signal(signal.SIGINT, previous)
         backend.live_seconds = time.monotonic() - began
+        backend.live_actions = sum(backend.done.values()) - done_before
         return [(burst, backend.live_started) for burst in traffic.bursts]
 
     # -- output -----------------------------------------------------------------------------
@@ -240,3 +250,9 @@ class Command(BaseCommand):
         actions = sum(backend.done.values())
         rate = actions / elapsed if elapsed else 0.0
         self.console.print(f"{actions} writes in {elapsed:.1f} s ({rate:.0f} actions/s)")
+        live = getattr(backend, "live_actions", None)
+        if live is not None:
+            seconds = backend.live_seconds
+            self.console.print(
+                f"live: {live} actions in {seconds:.1f} s ({live / seconds:.0f} actions/s)"
+            )
