@@ -86,6 +86,8 @@
       if (value === null || value === undefined || value === false) continue;
       if (name === "text") node.textContent = value;
       else if (name === "className") node.className = value;
+      // Through the CSSOM: a style="" attribute is inline style, which the CSP refuses.
+      else if (name === "style") Object.assign(node.style, value);
       else node.setAttribute(name, value);
     }
     for (const child of [].concat(children)) {
@@ -527,7 +529,7 @@
                 el("span", { className: "ad-feature-name", text: f.feature }),
                 el("span", {
                   className: "ad-feature-bar",
-                  style: `width: ${Math.max(2, Math.round((100 * f.importance) / strongest))}%`,
+                  style: { width: `${Math.max(2, Math.round((100 * f.importance) / strongest))}%` },
                 }),
                 el("span", { className: "ad-feature-value", text: `${(100 * f.importance).toFixed(0)}%` }),
               ])
