@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found, server_error
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination, LimitOffsetPagination
+from rest_framework.pagination import Cursor, CursorPagination, LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -207,6 +207,20 @@ class FeedCursorPagination(CursorPagination):
         if cursor is not None and cursor.position is not None:
             self._position_check(cursor.position)
         return cursor
+
+    def get_previous_link(self) -> str | None:
+        """From a forward cursor that skips a page or more, the page before is the same
+        cursor skipping one page less: exact, however many posts tie. DRF walks back from the
+        first post on the page whose position differs from the next one; on a page where all
+        of them tie (equal like counts for `top`) it finds none, and its reverse cursor lands
+        on an empty page (encode/django-rest-framework#7709)."""
+        cursor = self.cursor
+        if self.has_previous and cursor and not cursor.reverse and cursor.offset >= self.page_size:
+            before = Cursor(
+                offset=cursor.offset - self.page_size, reverse=False, position=cursor.position
+            )
+            return self.encode_cursor(before)
+        return super().get_previous_link()
 
     def _position_check(self, position: str) -> None:
         try:

@@ -17,6 +17,7 @@ from communities.selectors import (
     membership_get,
     user_can_moderate,
 )
+from core.pagecache import anonymous_page_cache
 from core.web import PAGE_SIZE, message_errors, page_of, redirect_back
 from posts import cards, listings, selectors, services
 from posts.forms import CommentForm, PostForm, ShareForm
@@ -42,6 +43,7 @@ def _post_page(request: HttpRequest, posts) -> Page:
     return page
 
 
+@anonymous_page_cache
 def home(request: HttpRequest) -> HttpResponse:
     order = selectors.FeedOrder.parse(request.GET.get("sort"), request.GET.get("t"))
     feed = listings.feed_home(viewer=request.user, order=order)
@@ -71,6 +73,7 @@ def trending(request: HttpRequest) -> HttpResponse:
     return render(request, "posts/trending.html", context)
 
 
+@anonymous_page_cache
 def community_page(request: HttpRequest, slug: str) -> HttpResponse:
     """A community's page: its feed of posts, with who runs it and the viewer's membership.
     (In the communities URL namespace as `communities:detail`; see streamer/urls.py.)"""

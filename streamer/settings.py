@@ -196,6 +196,9 @@ FEED_LISTING_SIZE = env.int("FEED_LISTING_SIZE", default=1000)
 FEED_LISTING_IDLE_SECONDS = env.int("FEED_LISTING_IDLE_SECONDS", default=600)
 FEED_RECOMPUTE_SECONDS = env.int("FEED_RECOMPUTE_SECONDS", default=60)
 FEED_CARD_TTL_SECONDS = env.int("FEED_CARD_TTL_SECONDS", default=24 * 3600)
+# Feed pages as signed-out visitors see them, kept whole for this many seconds (0: off); they
+# may see counts that old. Signed-in people always get a fresh page (core/pagecache.py).
+ANONYMOUS_PAGE_CACHE_SECONDS = env.int("ANONYMOUS_PAGE_CACHE_SECONDS", default=5)
 
 # Celery: Redis is the broker; django-celery-beat keeps the schedule in the database.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=local_redis_url(0))

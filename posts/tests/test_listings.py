@@ -364,6 +364,27 @@ def test_cursor_pages_are_the_same_from_the_listing_and_the_database(world, sett
     assert walk(api, params) == cached
 
 
+@pytest.mark.parametrize("redis", ["up", "down"])
+def test_previous_links_walk_back_through_pages_of_tied_posts(committed, settings, redis):
+    """Eight posts, none liked: for `top` every position ties, so the cursors are offsets,
+    and each `previous` link must give back the page before (not an empty one)."""
+    owner = user_make("quiet-owner")
+    with committed():
+        quiet = community_make(owner=owner, name="Quiet")
+        for n in range(8):
+            services.post_create(author=owner, community=quiet, kind="quote", text=f"q {n}")
+    if redis == "down":
+        cache_redis_stop(settings)
+    pages = walk(APIClient(), {"ordering": "top", "community": "quiet", "page_size": 3})
+    forward, backward = pages[:3], pages[3:]
+    assert [len(ids) for ids, _, _ in forward] == [3, 3, 2]
+    assert sorted(pk for ids, _, _ in forward for pk in ids) == sorted(
+        Post.objects.filter(community=quiet).values_list("pk", flat=True)
+    )
+    assert [ids for ids, _, _ in backward] == [forward[1][0], forward[0][0]]
+    assert backward[-1][2] is None  # back on the first page
+
+
 def test_redis_down_pages_and_api_answer_from_the_database(world, client, settings):
     owner, home, _, fans, posts = world
     client.get("/")  # listings and cards cached while Redis was up
