@@ -45,19 +45,19 @@ def anonymous_page_cache(view: View) -> View:
 
     @wraps(view)
     def cached_view(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not _cacheable_request(request):
+        # The key (its cache generation) is taken before rendering, so a page rendered while
+        # the generation moves on is stored under the old one, which nobody reads again.
+        key = _cacheable_request(request) and redis_call(lambda c: _page_key(c, request))
+        if not key:
             return view(request, *args, **kwargs)
-        body = redis_call(lambda client: client.get(_page_key(client, request)))
+        body = redis_call(lambda client: client.get(key))
         if body is not None:
             return HttpResponse(body)
         response = view(request, *args, **kwargs)
         if response.status_code == 200 and not response.streaming and not response.cookies:
             content = response.content
-            redis_call(
-                lambda client: client.set(
-                    _page_key(client, request), content, ex=settings.ANONYMOUS_PAGE_CACHE_SECONDS
-                )
-            )
+            ttl = settings.ANONYMOUS_PAGE_CACHE_SECONDS
+            redis_call(lambda client: client.set(key, content, ex=ttl))
         return response
 
     return cached_view
