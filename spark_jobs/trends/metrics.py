@@ -28,6 +28,7 @@ from pyspark.ml.feature import VectorAssembler
 from pyspark.ml.stat import Correlation
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.window import WindowSpec
 
 from spark_jobs.trends.features import TARGET_COLUMN
 
@@ -59,8 +60,15 @@ def ranking_score(prediction: str, tie_break: str | None = None) -> Column:
     )
 
 
-def _order(prediction: str, tie_break: str | None) -> list[Column]:
-    return [F.desc(ranking_score(prediction, tie_break)), F.col("post_id")]
+def _rank_windows(
+    prediction: str, target: str, tie_break: str | None
+) -> tuple[WindowSpec, WindowSpec]:
+    """Per prediction time: the lists' order by the prediction, and the order by the target."""
+    by_prediction = Window.partitionBy("as_of").orderBy(
+        F.desc(ranking_score(prediction, tie_break)), "post_id"
+    )
+    by_target = Window.partitionBy("as_of").orderBy(F.desc(target), "post_id")
+    return by_prediction, by_target
 
 
 def spearman(frame: DataFrame, prediction: str, target: str = TARGET_COLUMN) -> float | None:
@@ -84,8 +92,7 @@ def precision_at_k(
     k: int = 10,
     tie_break: str | None = None,
 ) -> float | None:
-    by_prediction = Window.partitionBy("as_of").orderBy(*_order(prediction, tie_break))
-    by_target = Window.partitionBy("as_of").orderBy(F.desc(target), "post_id")
+    by_prediction, by_target = _rank_windows(prediction, target, tie_break)
     ranked = frame.select(
         "as_of",
         "post_id",
@@ -125,8 +132,7 @@ def ndcg_at_k(
     tie_break: str | None = None,
 ) -> float | None:
     gain = F.greatest(F.col(target).cast("double"), F.lit(0.0))
-    by_prediction = Window.partitionBy("as_of").orderBy(*_order(prediction, tie_break))
-    by_target = Window.partitionBy("as_of").orderBy(F.desc(target), "post_id")
+    by_prediction, by_target = _rank_windows(prediction, target, tie_break)
     ranked = frame.select(
         "as_of",
         gain.alias("_gain"),
